@@ -1,0 +1,285 @@
+//! Merging every plugin's GraphQL contribution into one schema.
+//!
+//! `async_graphql::dynamic` silently keeps the last of two types (or fields) with the same
+//! name. The [`Registrar`] sits in front of it: every type and every field is declared
+//! through it, so a clash between two plugins fails start-up with both owners named.
+//!
+//! Objects are declared as shells (`Object::new("Post")`, with a description if you like)
+//! and **all** their fields, the owner's and other plugins', are added with
+//! [`Registrar::add_field`]. Fields added inline to an object are refused when the schema is
+//! built, because duplicates among them could not be detected.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_graphql::dynamic::{
+    Enum, Field, InputObject, Interface, Object, Scalar, Schema, SchemaBuilder, Subscription, SubscriptionField, Type,
+    Union,
+};
+use async_graphql::registry::MetaType;
+
+/// The root query type's name.
+pub const QUERY: &str = "Query";
+/// The root subscription type's name.
+pub const SUBSCRIPTION: &str = "Subscription";
+
+/// A dynamic GraphQL type the registrar can name.
+pub trait NamedType: Into<Type> {
+    /// The type's GraphQL name.
+    fn name(&self) -> &str;
+}
+
+macro_rules! named_type {
+    ($($t:ty),*) => {$(
+        impl NamedType for $t {
+            fn name(&self) -> &str {
+                self.type_name()
+            }
+        }
+    )*};
+}
+named_type!(Object, Enum, InputObject, Scalar, Interface, Union);
+
+/// Why the merged schema could not be built. Each message names the plugins involved.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RegistrarError {
+    /// Two plugins declared the same type.
+    #[error("GraphQL type `{name}` is registered by both plugin `{first}` and plugin `{second}`; rename one of them")]
+    DuplicateType {
+        /// The type name.
+        name: String,
+        /// The plugin that registered it first.
+        first: String,
+        /// The plugin that registered it again.
+        second: String,
+    },
+    /// Two plugins declared the same field on one type.
+    #[error(
+        "GraphQL field `{type_name}.{field}` is registered by both plugin `{first}` and plugin `{second}`; rename one of them"
+    )]
+    DuplicateField {
+        /// The type the field is on.
+        type_name: String,
+        /// The field name.
+        field: String,
+        /// The plugin that registered it first.
+        first: String,
+        /// The plugin that registered it again.
+        second: String,
+    },
+    /// A field was added to a type nobody registered.
+    #[error(
+        "plugin `{plugin}` adds field `{field}` to GraphQL type `{type_name}`, which no plugin registers as an object (is the plugin that owns it listed in `depends_on`?)"
+    )]
+    UnknownType {
+        /// The missing type.
+        type_name: String,
+        /// The field being added.
+        field: String,
+        /// The plugin adding it.
+        plugin: String,
+    },
+    /// An object declared fields inline instead of through the registrar.
+    #[error(
+        "GraphQL type `{type_name}` has field `{field}` that was not added with Registrar::add_field; declare every object field through the registrar so clashes are detected"
+    )]
+    UndeclaredField {
+        /// The object type.
+        type_name: String,
+        /// The inline field.
+        field: String,
+    },
+    /// A field was declared under one name but built with another.
+    #[error(
+        "plugin `{plugin}` declared field `{type_name}.{declared}` but the Field value has another name; pass the same name to Registrar::add_field and Field::new"
+    )]
+    FieldNameMismatch {
+        /// The object type.
+        type_name: String,
+        /// The declared name.
+        declared: String,
+        /// The plugin that declared it.
+        plugin: String,
+    },
+    /// async-graphql rejected the assembled schema.
+    #[error("the merged GraphQL schema is invalid: {0}")]
+    Schema(String),
+}
+
+struct Declared<T> {
+    owner: &'static str,
+    value: T,
+}
+
+/// Collects types and fields from every plugin, then builds the schema.
+pub struct Registrar {
+    current: &'static str,
+    types: BTreeMap<String, Declared<Type>>,
+    /// Fields per type, in declaration order.
+    fields: BTreeMap<String, Vec<(String, Declared<Field>)>>,
+    subscription_fields: Vec<(String, Declared<SubscriptionField>)>,
+}
+
+impl Default for Registrar {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Registrar {
+    /// An empty registrar whose root `Query` type belongs to the server (`core`).
+    pub fn new() -> Self {
+        let mut registrar =
+            Self { current: "core", types: BTreeMap::new(), fields: BTreeMap::new(), subscription_fields: Vec::new() };
+        registrar.types.insert(
+            QUERY.to_owned(),
+            Declared { owner: "core", value: Object::new(QUERY).description("Everything a client can read.").into() },
+        );
+        registrar
+    }
+
+    /// Sets the plugin whose declarations follow (the server calls this).
+    pub fn begin_plugin(&mut self, plugin: &'static str) {
+        self.current = plugin;
+    }
+
+    /// Declares a type: an object shell, enum, input object, scalar, interface or union.
+    pub fn add_type(&mut self, ty: impl NamedType) -> Result<(), RegistrarError> {
+        let name = ty.name().to_owned();
+        if let Some(existing) = self.types.get(&name) {
+            return Err(RegistrarError::DuplicateType {
+                name,
+                first: existing.owner.to_owned(),
+                second: self.current.to_owned(),
+            });
+        }
+        self.types.insert(name, Declared { owner: self.current, value: ty.into() });
+        Ok(())
+    }
+
+    /// Adds field `name` to object `type_name`, which may belong to another plugin.
+    /// `field` must have been built with the same name.
+    pub fn add_field(&mut self, type_name: &str, name: &str, field: Field) -> Result<(), RegistrarError> {
+        let fields = self.fields.entry(type_name.to_owned()).or_default();
+        if let Some((_, existing)) = fields.iter().find(|(n, _)| n == name) {
+            return Err(RegistrarError::DuplicateField {
+                type_name: type_name.to_owned(),
+                field: name.to_owned(),
+                first: existing.owner.to_owned(),
+                second: self.current.to_owned(),
+            });
+        }
+        fields.push((name.to_owned(), Declared { owner: self.current, value: field }));
+        Ok(())
+    }
+
+    /// Adds a root query field (`Query.<name>`).
+    pub fn add_query_field(&mut self, name: &str, field: Field) -> Result<(), RegistrarError> {
+        self.add_field(QUERY, name, field)
+    }
+
+    /// Adds a root subscription field (`Subscription.<name>`).
+    pub fn add_subscription_field(&mut self, name: &str, field: SubscriptionField) -> Result<(), RegistrarError> {
+        if let Some((_, existing)) = self.subscription_fields.iter().find(|(n, _)| n == name) {
+            return Err(RegistrarError::DuplicateField {
+                type_name: SUBSCRIPTION.to_owned(),
+                field: name.to_owned(),
+                first: existing.owner.to_owned(),
+                second: self.current.to_owned(),
+            });
+        }
+        self.subscription_fields.push((name.to_owned(), Declared { owner: self.current, value: field }));
+        Ok(())
+    }
+
+    /// Builds the schema. `configure` adds data, limits and extensions to the builder.
+    pub fn build(mut self, configure: impl FnOnce(SchemaBuilder) -> SchemaBuilder) -> Result<Schema, RegistrarError> {
+        let mut expected: BTreeMap<String, (BTreeSet<String>, BTreeMap<String, &'static str>)> = BTreeMap::new();
+        for (type_name, fields) in std::mem::take(&mut self.fields) {
+            let (owner, mut object) = match self.types.remove(&type_name) {
+                Some(Declared { owner, value: Type::Object(object) }) => (owner, object),
+                _ => {
+                    let (field, plugin) = fields.first().map(|(n, d)| (n.clone(), d.owner)).unwrap_or_default();
+                    return Err(RegistrarError::UnknownType { type_name, field, plugin: plugin.to_owned() });
+                }
+            };
+            let entry = expected.entry(type_name.clone()).or_default();
+            for (name, declared) in fields {
+                entry.0.insert(name.clone());
+                entry.1.insert(name, declared.owner);
+                object = object.field(declared.value);
+            }
+            self.types.insert(type_name, Declared { owner, value: object.into() });
+        }
+
+        let subscription = (!self.subscription_fields.is_empty()).then(|| {
+            let mut names = BTreeSet::new();
+            let mut owners = BTreeMap::new();
+            let mut sub =
+                Subscription::new(SUBSCRIPTION).description("Live values, pushed over the GraphQL websocket.");
+            for (name, declared) in std::mem::take(&mut self.subscription_fields) {
+                names.insert(name.clone());
+                owners.insert(name, declared.owner);
+                sub = sub.field(declared.value);
+            }
+            expected.insert(SUBSCRIPTION.to_owned(), (names, owners));
+            sub
+        });
+
+        let mut builder = Schema::build(QUERY, None, subscription.as_ref().map(|_| SUBSCRIPTION));
+        if let Some(sub) = subscription {
+            builder = builder.register(sub);
+        }
+        for declared in self.types.into_values() {
+            builder = builder.register(declared.value);
+        }
+        let schema = configure(builder).finish().map_err(|e| RegistrarError::Schema(e.to_string()))?;
+        verify_declared_fields(&schema, &expected)?;
+        Ok(schema)
+    }
+}
+
+/// Checks that each object has exactly the fields declared through the registrar.
+fn verify_declared_fields(
+    schema: &Schema,
+    expected: &BTreeMap<String, (BTreeSet<String>, BTreeMap<String, &'static str>)>,
+) -> Result<(), RegistrarError> {
+    for (type_name, meta) in &schema.registry().types {
+        let MetaType::Object { fields, .. } = meta else { continue };
+        if type_name.starts_with("__") {
+            continue;
+        }
+        let (declared, owners) = expected.get(type_name).cloned().unwrap_or_default();
+        for actual in fields.keys().filter(|f| !f.starts_with("__")) {
+            if !declared.contains(actual) {
+                return Err(RegistrarError::UndeclaredField { type_name: type_name.clone(), field: actual.clone() });
+            }
+        }
+        for name in &declared {
+            if !fields.contains_key(name) {
+                return Err(RegistrarError::FieldNameMismatch {
+                    type_name: type_name.clone(),
+                    declared: name.clone(),
+                    plugin: owners.get(name).copied().unwrap_or("core").to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A field computed from the parent object's Rust value, e.g.
+/// `parent_field::<ActorRow>("did", TypeRef::named_nn(TypeRef::STRING), |a| Some(a.did.clone().into()))`.
+///
+/// The parent must have been returned as `FieldValue::owned_any(T)` (or `borrowed_any`).
+pub fn parent_field<T: std::any::Any + Send + Sync>(
+    name: &str,
+    ty: async_graphql::dynamic::TypeRef,
+    get: fn(&T) -> Option<async_graphql::Value>,
+) -> Field {
+    Field::new(name, ty, move |ctx| {
+        async_graphql::dynamic::FieldFuture::new(async move {
+            let parent = ctx.parent_value.try_downcast_ref::<T>()?;
+            Ok(get(parent).map(async_graphql::dynamic::FieldValue::value))
+        })
+    })
+}

@@ -1,0 +1,151 @@
+//! Putting the server together: state, tasks, listener and orderly shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_graphql::dynamic::Schema;
+use coves_plugin_api::{AppContext, BackgroundTask, DbPool, InstanceInfo, Plugin, TaskContext};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::db::embedded::EmbeddedPostgres;
+use crate::graphql::{GraphqlLimits, build_schema};
+use crate::xrpc::XrpcRouter;
+use crate::{db, http, plugins, shutdown, telemetry};
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The plugins' view of the server.
+    pub app: AppContext,
+    /// The merged GraphQL schema.
+    pub schema: Schema,
+    /// Its limits (to explain limit errors).
+    pub graphql_limits: GraphqlLimits,
+    /// Every XRPC method.
+    pub xrpc: XrpcRouter,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// Builds the state for `plugins` over `pool`.
+    pub fn new(
+        pool: DbPool,
+        plugins: &[&'static dyn Plugin],
+        instance: InstanceInfo,
+        graphql_limits: GraphqlLimits,
+    ) -> anyhow::Result<Self> {
+        let app = AppContext { pool, instance: Arc::new(instance) };
+        let schema = build_schema(plugins, Some(app.clone()), graphql_limits)?;
+        let xrpc = XrpcRouter::new(plugins)?;
+        Ok(Self { app, schema, graphql_limits, xrpc, metrics: telemetry::metrics_handle() })
+    }
+}
+
+/// A started server: its address and the handle that stops it.
+pub struct RunningServer {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl RunningServer {
+    /// Serves `state` on `listener` and starts the plugins' background tasks.
+    pub fn start(
+        listener: TcpListener,
+        state: AppState,
+        plugin_tasks: Vec<BackgroundTask>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let addr = listener.local_addr()?;
+        let tasks = TaskTracker::new();
+        for task in plugin_tasks {
+            let ctx = TaskContext { app: state.app.clone(), shutdown: shutdown.clone() };
+            let name = task.name;
+            tasks.spawn(async move {
+                if let Err(e) = (task.run)(ctx).await {
+                    tracing::error!(task = name, error = %format!("{e:#}"), "background task failed");
+                }
+            });
+        }
+        let router = http::router(state);
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        });
+        tasks.close();
+        Ok(Self { addr, shutdown, tasks })
+    }
+
+    /// Asks everything to stop and waits (bounded) until it has.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.wait().await;
+    }
+
+    /// Waits until the shutdown token is cancelled and every task has finished.
+    pub async fn wait(self) {
+        self.shutdown.cancelled().await;
+        // Open websockets keep axum's graceful shutdown waiting; bound it.
+        if tokio::time::timeout(Duration::from_secs(10), self.tasks.wait()).await.is_err() {
+            tracing::warn!("some tasks did not stop within 10 s; exiting anyway");
+        }
+    }
+}
+
+/// `coves-appview serve`: runs until SIGINT/SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    config.validate()?;
+    let plugins = plugins::linked()?;
+    let (database_url, embedded) = database(&config).await?;
+    let result = serve_with(&config, &plugins, &database_url).await;
+    if let Some(pg) = embedded {
+        pg.stop().await.context("stopping the embedded PostgreSQL")?;
+    }
+    result
+}
+
+async fn serve_with(config: &Config, plugins: &[&'static dyn Plugin], database_url: &str) -> anyhow::Result<()> {
+    let applied = db::migrate::run(database_url, plugins).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    let pool = db::connect(database_url, config.database.pool_size, config.database.pool_timeout)?;
+    let instance = InstanceInfo { did: config.instance.instance_did.clone(), domains: config.instance_domains() };
+    let limits =
+        GraphqlLimits { max_depth: config.http.graphql_max_depth, max_complexity: config.http.graphql_max_complexity };
+    let state = AppState::new(pool.clone(), plugins, instance, limits)?;
+    let listener = TcpListener::bind(config.http.listen_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (LISTEN_ADDR)", config.http.listen_addr))?;
+    let shutdown = CancellationToken::new();
+    shutdown::cancel_on_signal(shutdown.clone());
+    let tasks = plugins.iter().flat_map(|p| p.tasks()).collect();
+    let server = RunningServer::start(listener, state, tasks, shutdown)?;
+    tracing::info!(addr = %server.addr, plugins = ?plugins.iter().map(|p| p.name()).collect::<Vec<_>>(), "serving GraphQL at /graphql and XRPC at /xrpc");
+    server.wait().await;
+    pool.close();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The configured database, or a private cluster started for this run.
+pub async fn database(config: &Config) -> anyhow::Result<(String, Option<EmbeddedPostgres>)> {
+    match &config.database.database_url {
+        Some(url) => Ok((url.clone(), None)),
+        None => {
+            tracing::info!(data_dir = %config.database.data_dir.display(), "DATABASE_URL is not set; starting the embedded PostgreSQL");
+            let pg = EmbeddedPostgres::start(&config.database.data_dir).await?;
+            Ok((pg.database_url().to_owned(), Some(pg)))
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! One typed configuration, read from environment variables and matching flags, and
+//! validated at start with messages that say what to fix.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use coves_plugin_api::syntax::Did;
+use url::Url;
+
+/// The public Jetstream instances run by Bluesky.
+pub const DEFAULT_JETSTREAM_URLS: &str = "wss://jetstream1.us-east.bsky.network/subscribe,wss://jetstream2.us-east.bsky.network/subscribe,wss://jetstream1.us-west.bsky.network/subscribe,wss://jetstream2.us-west.bsky.network/subscribe";
+
+/// Everything `serve` needs.
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub http: HttpConfig,
+    #[command(flatten)]
+    pub jetstream: JetstreamConfig,
+    #[command(flatten)]
+    pub instance: InstanceConfig,
+    #[command(flatten)]
+    pub log: LogConfig,
+}
+
+/// Where the data lives.
+#[derive(Args, Clone, Debug)]
+pub struct DatabaseConfig {
+    /// PostgreSQL connection URL. When unset, the server runs its own PostgreSQL cluster
+    /// under --data-dir using the machine's installed PostgreSQL binaries.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Data directory of the embedded PostgreSQL cluster (used without DATABASE_URL).
+    #[arg(long, env = "COVES_DATA_DIR", default_value = "./data/postgres")]
+    pub data_dir: PathBuf,
+    /// Maximum pooled database connections.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: usize,
+    /// How long a request waits for a pooled connection before answering 503.
+    #[arg(long, env = "DATABASE_POOL_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub pool_timeout: Duration,
+}
+
+/// The HTTP API.
+#[derive(Args, Clone, Debug)]
+pub struct HttpConfig {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen_addr: SocketAddr,
+    /// Deepest GraphQL selection allowed.
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 16)]
+    pub graphql_max_depth: usize,
+    /// Highest GraphQL query complexity allowed (one point per field by default).
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 2000)]
+    pub graphql_max_complexity: usize,
+}
+
+/// The Jetstream firehose.
+#[derive(Args, Clone, Debug)]
+pub struct JetstreamConfig {
+    /// Jetstream `/subscribe` endpoints, comma separated; later ones are failovers.
+    #[arg(long = "jetstream-url", env = "JETSTREAM_URL", value_delimiter = ',', default_value = DEFAULT_JETSTREAM_URLS)]
+    pub urls: Vec<String>,
+}
+
+/// Who this AppView is on the network.
+#[derive(Args, Clone, Debug)]
+pub struct InstanceConfig {
+    /// This service's DID: the `aud` that viewers' service-auth tokens must name.
+    #[arg(long, env = "INSTANCE_DID")]
+    pub instance_did: Option<String>,
+    /// The domain whose communities this instance hosts (`!name@domain`).
+    #[arg(long, env = "INSTANCE_DOMAIN")]
+    pub instance_domain: Option<String>,
+    /// The PLC directory used to resolve did:plc identities.
+    #[arg(long, env = "PLC_URL", default_value = "https://plc.directory")]
+    pub plc_url: String,
+    /// Skip the did:web check of communities' hostedBy (local development only).
+    #[arg(long, env = "SKIP_DID_WEB_VERIFICATION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub skip_did_web_verification: bool,
+}
+
+/// Logging.
+#[derive(Args, Clone, Debug)]
+pub struct LogConfig {
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Every problem found in a configuration, one line each.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    /// One message per problem, each naming the setting and what to do.
+    pub problems: Vec<String>,
+}
+
+/// TLDs that atproto handles may never use; a community handle under them cannot resolve.
+const DISALLOWED_TLDS: &[&str] = &["alt", "arpa", "example", "internal", "invalid", "local", "localhost", "onion"];
+
+impl Config {
+    /// Checks everything that can be checked without the network, reporting all problems.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if let Some(url) = &self.database.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.contains("host=")) {
+                problems.push(
+                    "DATABASE_URL (--database-url) must be a PostgreSQL URL such as postgres://user@127.0.0.1:5432/coves, or unset to run the embedded PostgreSQL".to_owned(),
+                );
+            }
+        }
+        if self.database.pool_size == 0 {
+            problems.push("DATABASE_POOL_SIZE (--pool-size) must be at least 1".to_owned());
+        }
+        if self.jetstream.urls.is_empty() {
+            problems.push("JETSTREAM_URL (--jetstream-url) needs at least one wss:// or ws:// URL".to_owned());
+        }
+        for raw in &self.jetstream.urls {
+            match Url::parse(raw.trim()) {
+                Ok(url) if matches!(url.scheme(), "ws" | "wss") => {}
+                Ok(url) => problems.push(format!(
+                    "JETSTREAM_URL (--jetstream-url) entry {raw:?} uses scheme {:?}; Jetstream speaks websockets, use wss://host/subscribe (or ws:// for a local server)",
+                    url.scheme()
+                )),
+                Err(e) => problems.push(format!(
+                    "JETSTREAM_URL (--jetstream-url) entry {raw:?} is not a URL ({e}); expected e.g. wss://jetstream1.us-east.bsky.network/subscribe"
+                )),
+            }
+        }
+        match Url::parse(&self.instance.plc_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            _ => problems.push(format!(
+                "PLC_URL (--plc-url) {:?} must be an http(s) URL such as https://plc.directory",
+                self.instance.plc_url
+            )),
+        }
+        if let Some(did) = &self.instance.instance_did {
+            if let Err(e) = did.parse::<Did>() {
+                problems.push(format!(
+                    "INSTANCE_DID (--instance-did) {did:?} is not a DID ({e}); use this service's DID, e.g. did:web:appview.example.com"
+                ));
+            }
+        }
+        if let Some(domain) = &self.instance.instance_domain {
+            if let Some(problem) = instance_domain_problem(domain) {
+                problems.push(problem);
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
+    }
+
+    /// The instance domain in its canonical (lowercase) form.
+    pub fn instance_domains(&self) -> Vec<String> {
+        self.instance.instance_domain.iter().map(|d| d.trim().to_ascii_lowercase()).collect()
+    }
+}
+
+fn instance_domain_problem(domain: &str) -> Option<String> {
+    let domain = domain.trim().to_ascii_lowercase();
+    let tld = domain.rsplit('.').next().unwrap_or_default();
+    if tld == "local" {
+        return Some(format!(
+            "INSTANCE_DOMAIN (--instance-domain) {domain:?} ends in .local, which is reserved for multicast DNS; atproto refuses handles under it, so no community handle c-name.{domain} could ever resolve. Use a domain you control (e.g. coves.example.org), or a .test domain for local development (e.g. coves.test)"
+        ));
+    }
+    if DISALLOWED_TLDS.contains(&tld) {
+        return Some(format!(
+            "INSTANCE_DOMAIN (--instance-domain) {domain:?} uses the TLD .{tld}, which atproto does not allow in handles; use a domain you control, or a .test domain for local development"
+        ));
+    }
+    if coves_plugin_api::syntax::Handle::new(domain.clone()).is_err() {
+        return Some(format!(
+            "INSTANCE_DOMAIN (--instance-domain) {domain:?} is not a valid domain name; expected something like coves.social"
+        ));
+    }
+    None
+}
