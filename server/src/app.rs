@@ -102,6 +102,13 @@ impl RunningServer {
     }
 }
 
+impl Drop for RunningServer {
+    /// A server handle that goes away takes its server with it.
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
 /// `coves-appview serve`: runs until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     config.validate()?;

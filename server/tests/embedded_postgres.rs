@@ -33,22 +33,14 @@ struct TextRow {
 /// A temporary directory under /tmp that the `postgres` user can traverse
 /// when the tests run as root (the cluster runs as `postgres` then).
 fn test_dir() -> Result<tempfile::TempDir> {
-    let dir = tempfile::Builder::new()
-        .prefix("coves-embedded-pg-test-")
-        .tempdir_in("/tmp")?;
+    let dir = tempfile::Builder::new().prefix("coves-embedded-pg-test-").tempdir_in("/tmp")?;
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
     Ok(dir)
 }
 
 fn postmaster_pid(data_dir: &Path) -> Result<i32> {
     let contents = fs::read_to_string(data_dir.join("postmaster.pid"))?;
-    contents
-        .lines()
-        .next()
-        .context("empty postmaster.pid")?
-        .trim()
-        .parse()
-        .context("bad pid in postmaster.pid")
+    contents.lines().next().context("empty postmaster.pid")?.trim().parse().context("bad pid in postmaster.pid")
 }
 
 fn alive(pid: i32) -> bool {
@@ -93,39 +85,24 @@ async fn start_query_stop_restart() -> Result<()> {
     assert_eq!(meta.mode() & 0o777, 0o700, "data dir must be private");
     if geteuid().is_root() {
         let user = User::from_name("postgres")?.context("no postgres user")?;
-        assert_eq!(
-            meta.uid(),
-            user.uid.as_raw(),
-            "data dir must belong to postgres"
-        );
+        assert_eq!(meta.uid(), user.uid.as_raw(), "data dir must belong to postgres");
     }
 
     let mut conn = AsyncPgConnection::establish(pg.database_url()).await?;
-    let row: IntRow = diesel::sql_query("SELECT 1 AS value")
-        .get_result(&mut conn)
-        .await?;
+    let row: IntRow = diesel::sql_query("SELECT 1 AS value").get_result(&mut conn).await?;
     assert_eq!(row.value, 1);
-    let row: TextRow = diesel::sql_query("SELECT current_database()::text AS value")
-        .get_result(&mut conn)
-        .await?;
+    let row: TextRow = diesel::sql_query("SELECT current_database()::text AS value").get_result(&mut conn).await?;
     assert_eq!(row.value, "coves");
-    diesel::sql_query("CREATE TABLE survives_restart (value text NOT NULL)")
-        .execute(&mut conn)
-        .await?;
-    diesel::sql_query("INSERT INTO survives_restart VALUES ('first run')")
-        .execute(&mut conn)
-        .await?;
+    diesel::sql_query("CREATE TABLE survives_restart (value text NOT NULL)").execute(&mut conn).await?;
+    diesel::sql_query("INSERT INTO survives_restart VALUES ('first run')").execute(&mut conn).await?;
     // Nothing listens on TCP.
-    let row: TextRow = diesel::sql_query("SELECT current_setting('listen_addresses') AS value")
-        .get_result(&mut conn)
-        .await?;
+    let row: TextRow =
+        diesel::sql_query("SELECT current_setting('listen_addresses') AS value").get_result(&mut conn).await?;
     assert_eq!(row.value, "");
     drop(conn);
 
     // A second server on the same data directory is refused clearly.
-    let err = EmbeddedPostgres::start(&data_dir)
-        .await
-        .expect_err("second postmaster on the same data dir must fail");
+    let err = EmbeddedPostgres::start(&data_dir).await.expect_err("second postmaster on the same data dir must fail");
     let message = format!("{err:#}");
     assert!(message.contains("already running"), "{message}");
 
@@ -146,9 +123,7 @@ async fn start_query_stop_restart() -> Result<()> {
     eprintln!("second start (no initdb): {:?}", t.elapsed());
     assert_eq!(initdb_runs(&log_path)?, 1, "second start must skip initdb");
     let mut conn = AsyncPgConnection::establish(pg.database_url()).await?;
-    let row: TextRow = diesel::sql_query("SELECT value FROM survives_restart")
-        .get_result(&mut conn)
-        .await?;
+    let row: TextRow = diesel::sql_query("SELECT value FROM survives_restart").get_result(&mut conn).await?;
     assert_eq!(row.value, "first run");
     drop(conn);
     let pid = postmaster_pid(&data_dir)?;

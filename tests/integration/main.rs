@@ -1,1 +1,9 @@
+//! Black-box integration tests: real PostgreSQL, real HTTP and websockets.
 
+mod actor;
+mod http;
+mod migrations;
+mod schema;
+mod test_plugins;
+mod websocket;
+mod xrpc;

@@ -1,1 +1,10 @@
+//! Test support: fresh databases cloned from a migrated template, a running server on a
+//! free port, event factories and small protocol clients.
 
+pub mod app;
+pub mod db;
+pub mod events;
+pub mod ws;
+
+pub use app::TestApp;
+pub use db::TestDb;

@@ -117,15 +117,15 @@ impl EmbeddedPostgres {
         let log_path = parent.join(log_name);
 
         let run_as = service_user()?;
-        create_parent_dirs(&parent, run_as.as_ref())?;
-        if let Some(user) = &run_as {
-            ensure_reachable(&data_dir, user)?;
-        }
-
-        let log = open_log(&log_path)?;
         let initialised = data_dir.join("PG_VERSION").is_file();
         let cluster_version = if initialised { Some(read_cluster_version(&data_dir)?) } else { None };
         let bin = PgBinaries::locate(cluster_version.as_deref()).await?;
+
+        if let Some(user) = &run_as {
+            ensure_reachable(&data_dir, user)?;
+        }
+        create_parent_dirs(&parent, run_as.as_ref())?;
+        let log = open_log(&log_path)?;
 
         tracing::info!(
             data_dir = %data_dir.display(),
@@ -478,15 +478,18 @@ fn ensure_reachable(data_dir: &Path, user: &User) -> Result<()> {
     Ok(())
 }
 
-/// The first existing directory among the ancestors of `path` (lexical and,
-/// if symlinks are involved, canonical) that `user` cannot search.
+/// The outermost existing directory among the ancestors of `path` (lexical
+/// and, if symlinks are involved, canonical) that `user` cannot search.
 fn first_untraversable(path: &Path, user: &User) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> =
         path.ancestors().skip(1).filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf).collect();
+    dirs.reverse();
     if let Some(existing) = path.ancestors().skip(1).find(|p| p.exists())
         && let Ok(canonical) = fs::canonicalize(existing)
     {
-        dirs.extend(canonical.ancestors().map(Path::to_path_buf));
+        let mut canonical: Vec<PathBuf> = canonical.ancestors().map(Path::to_path_buf).collect();
+        canonical.reverse();
+        dirs.extend(canonical);
     }
     dirs.into_iter().find(|dir| {
         let Ok(meta) = fs::metadata(dir) else {

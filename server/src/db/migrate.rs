@@ -41,7 +41,8 @@ pub fn check_unique_versions(plugins: &[&'static dyn Plugin]) -> anyhow::Result<
         let migrations = MigrationSource::<Pg>::migrations(source).map_err(|e| anyhow!("{owner}: {e}"))?;
         for migration in migrations {
             let version = migration.name().version().to_string();
-            if !version.ends_with(&format!("-{owner}")) {
+            // diesel's version is the folder name up to the first `_`, dashes removed.
+            if !version.ends_with(owner) {
                 return Err(anyhow!(
                     "migration {} of `{owner}` must be named <date>-<time>-{owner}_<what> so its version names its owner",
                     migration.name()
