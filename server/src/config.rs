@@ -116,12 +116,12 @@ impl Config {
     /// Checks everything that can be checked without the network, reporting all problems.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
-        if let Some(url) = &self.database.database_url {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.contains("host=")) {
-                problems.push(
-                    "DATABASE_URL (--database-url) must be a PostgreSQL URL such as postgres://user@127.0.0.1:5432/coves, or unset to run the embedded PostgreSQL".to_owned(),
-                );
-            }
+        if let Some(url) = &self.database.database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.contains("host="))
+        {
+            problems.push(
+                "DATABASE_URL (--database-url) must be a PostgreSQL URL such as postgres://user@127.0.0.1:5432/coves, or unset to run the embedded PostgreSQL".to_owned(),
+            );
         }
         if self.database.pool_size == 0 {
             problems.push("DATABASE_POOL_SIZE (--pool-size) must be at least 1".to_owned());
@@ -148,17 +148,15 @@ impl Config {
                 self.instance.plc_url
             )),
         }
-        if let Some(did) = &self.instance.instance_did {
-            if let Err(e) = did.parse::<Did>() {
-                problems.push(format!(
-                    "INSTANCE_DID (--instance-did) {did:?} is not a DID ({e}); use this service's DID, e.g. did:web:appview.example.com"
-                ));
-            }
+        if let Some(did) = &self.instance.instance_did
+            && let Err(e) = did.parse::<Did>()
+        {
+            problems.push(format!(
+                "INSTANCE_DID (--instance-did) {did:?} is not a DID ({e}); use this service's DID, e.g. did:web:appview.example.com"
+            ));
         }
-        if let Some(domain) = &self.instance.instance_domain {
-            if let Some(problem) = instance_domain_problem(domain) {
-                problems.push(problem);
-            }
+        if let Some(problem) = self.instance.instance_domain.as_deref().and_then(instance_domain_problem) {
+            problems.push(problem);
         }
         if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
     }

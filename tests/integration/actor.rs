@@ -64,7 +64,7 @@ async fn replays_and_late_events_change_nothing() {
 
     // A replay of the whole stream, then the older event alone: the newer state stays.
     app.ingest(&[first.clone(), second]).await;
-    app.ingest(&[first.clone()]).await;
+    app.ingest(std::slice::from_ref(&first)).await;
     assert_eq!(display_name(&app).await, "Alice B.");
 
     // A delete clears the profile; the create replayed after it does not bring it back.

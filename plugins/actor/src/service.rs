@@ -48,10 +48,10 @@ pub async fn find_actor(conn: &mut AsyncPgConnection, id: &AtIdentifier) -> Quer
 pub fn parse_actor_id(raw: &str) -> Result<AtIdentifier, coves_plugin_api::ApiError> {
     let trimmed = raw.trim();
     let candidate = trimmed.strip_prefix('@').unwrap_or(trimmed);
-    if candidate.len() <= 2048 {
-        if let Ok(id) = candidate.parse::<AtIdentifier>() {
-            return Ok(id);
-        }
+    if candidate.len() <= 2048
+        && let Ok(id) = candidate.parse::<AtIdentifier>()
+    {
+        return Ok(id);
     }
     Err(coves_plugin_api::ApiError::invalid_request(format!(
         "actor {raw:?} must be a DID (did:plc:… or did:web:…) or a handle (alice.example.com or @alice.example.com)"

@@ -10,11 +10,13 @@ use crate::service::ActorRow;
 
 pub const ACTOR: &str = "Actor";
 
+type Getter = fn(&ActorRow) -> Option<Value>;
+
 pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
     registrar.add_type(Object::new(ACTOR).description("An account on the network, with its Coves profile."))?;
     let string = || TypeRef::named(TypeRef::STRING);
     let string_nn = || TypeRef::named_nn(TypeRef::STRING);
-    let fields: [(&str, TypeRef, &str, fn(&ActorRow) -> Option<Value>); 6] = [
+    let fields: [(&str, TypeRef, &str, Getter); 6] = [
         ("did", string_nn(), "The account's DID.", |a| Some(a.did.clone().into())),
         ("handle", string(), "The verified handle; null until one is verified.", |a| a.handle.clone().map(Value::from)),
         ("displayName", string(), "Display name from the profile.", |a| a.display_name.clone().map(Value::from)),
