@@ -11,11 +11,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::config::{Config, Role};
+use crate::ingest::{IngestConfig, IngestStatus, Ingestor};
+use crate::jetstream::client::ClientConfig;
 use crate::db::embedded::EmbeddedPostgres;
 use crate::graphql::{GraphqlLimits, build_schema};
 use crate::xrpc::XrpcRouter;
-use crate::{db, http, plugins, shutdown, telemetry};
+use crate::{db, http, ingest, plugins, shutdown, telemetry};
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -30,6 +32,10 @@ pub struct AppState {
     pub xrpc: XrpcRouter,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Ingest progress, when this process ingests; `/ready` checks its lag.
+    pub ingest: Option<(Arc<IngestStatus>, Duration)>,
+    /// Whether the GraphQL and XRPC routes are served (not in ingest-only processes).
+    pub serve_api: bool,
 }
 
 impl AppState {
@@ -43,7 +49,15 @@ impl AppState {
         let app = AppContext { pool, instance: Arc::new(instance) };
         let schema = build_schema(plugins, Some(app.clone()), graphql_limits)?;
         let xrpc = XrpcRouter::new(plugins)?;
-        Ok(Self { app, schema, graphql_limits, xrpc, metrics: telemetry::metrics_handle() })
+        Ok(Self {
+            app,
+            schema,
+            graphql_limits,
+            xrpc,
+            metrics: telemetry::metrics_handle(),
+            ingest: None,
+            serve_api: true,
+        })
     }
 }
 
@@ -130,19 +144,46 @@ async fn serve_with(config: &Config, plugins: &[&'static dyn Plugin], database_u
     let instance = InstanceInfo { did: config.instance.instance_did.clone(), domains: config.instance_domains() };
     let limits =
         GraphqlLimits { max_depth: config.http.graphql_max_depth, max_complexity: config.http.graphql_max_complexity };
-    let state = AppState::new(pool.clone(), plugins, instance, limits)?;
+    let mut state = AppState::new(pool.clone(), plugins, instance, limits)?;
+    state.serve_api = config.ingest.role != Role::Ingest;
+    let mut tasks: Vec<BackgroundTask> = plugins.iter().flat_map(|p| p.tasks()).collect();
+    if config.ingest.role != Role::Api {
+        let status = Arc::new(IngestStatus::default());
+        state.ingest = Some((status.clone(), config.ingest.ready_max_lag));
+        tasks.extend(ingest_tasks(config, plugins, pool.clone(), status)?);
+    }
     let listener = TcpListener::bind(config.http.listen_addr)
         .await
         .with_context(|| format!("cannot listen on {} (LISTEN_ADDR)", config.http.listen_addr))?;
     let shutdown = CancellationToken::new();
     shutdown::cancel_on_signal(shutdown.clone());
-    let tasks = plugins.iter().flat_map(|p| p.tasks()).collect();
     let server = RunningServer::start(listener, state, tasks, shutdown)?;
     tracing::info!(addr = %server.addr, plugins = ?plugins.iter().map(|p| p.name()).collect::<Vec<_>>(), "serving GraphQL at /graphql and XRPC at /xrpc");
     server.wait().await;
     pool.close();
     tracing::info!("stopped");
     Ok(())
+}
+
+fn ingest_tasks(
+    config: &Config,
+    plugins: &[&'static dyn Plugin],
+    pool: DbPool,
+    status: Arc<IngestStatus>,
+) -> anyhow::Result<Vec<BackgroundTask>> {
+    let ingestor = Arc::new(Ingestor::new(plugins.to_vec())?);
+    let client = ClientConfig {
+        urls: config.jetstream_urls(),
+        collections: ingestor.collections(),
+        compress: config.jetstream.compress,
+        rewind: config.jetstream.rewind,
+        watchdog: config.jetstream.watchdog,
+        max_message_bytes: config.jetstream.max_message_bytes,
+        backoff_initial: Duration::from_millis(500),
+        backoff_max: Duration::from_secs(60),
+    };
+    let batching = IngestConfig { batch_size: config.ingest.batch_size, batch_wait: config.ingest.batch_wait };
+    Ok(ingest::tasks(pool, ingestor, client, batching, status))
 }
 
 /// The configured database, or a private cluster started for this run.

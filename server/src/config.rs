@@ -22,6 +22,8 @@ pub struct Config {
     #[command(flatten)]
     pub jetstream: JetstreamConfig,
     #[command(flatten)]
+    pub ingest: IngestSettings,
+    #[command(flatten)]
     pub instance: InstanceConfig,
     #[command(flatten)]
     pub log: LogConfig,
@@ -65,6 +67,46 @@ pub struct JetstreamConfig {
     /// Jetstream `/subscribe` endpoints, comma separated; later ones are failovers.
     #[arg(long = "jetstream-url", env = "JETSTREAM_URL", value_delimiter = ',', default_value = DEFAULT_JETSTREAM_URLS)]
     pub urls: Vec<String>,
+    /// Ask Jetstream for zstd-compressed messages (a `compress` parameter in the URL wins).
+    #[arg(long = "jetstream-compress", env = "JETSTREAM_COMPRESS", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub compress: bool,
+    /// How far to rewind the stored cursor when (re)connecting; replays are harmless.
+    #[arg(long = "jetstream-rewind", env = "JETSTREAM_CURSOR_REWIND", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub rewind: Duration,
+    /// Reconnect when the stream is silent this long.
+    #[arg(long = "jetstream-watchdog", env = "JETSTREAM_WATCHDOG", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub watchdog: Duration,
+    /// Largest message accepted (decompressed); larger ones are skipped and counted.
+    #[arg(long = "jetstream-max-message-bytes", env = "JETSTREAM_MAX_MESSAGE_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+}
+
+/// Which parts of the server this process runs.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Ingest from Jetstream and serve the API.
+    All,
+    /// Serve the API only (another process ingests into the same database).
+    Api,
+    /// Ingest only (no API except /health, /ready and /metrics).
+    Ingest,
+}
+
+/// The ingest pipeline.
+#[derive(Args, Clone, Debug)]
+pub struct IngestSettings {
+    /// What this process runs.
+    #[arg(long, env = "ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
+    /// Most events applied per transaction.
+    #[arg(long, env = "INGEST_BATCH_SIZE", default_value_t = 2000)]
+    pub batch_size: usize,
+    /// Longest wait for more events before a batch is applied.
+    #[arg(long, env = "INGEST_BATCH_WAIT", default_value = "50ms", value_parser = humantime::parse_duration)]
+    pub batch_wait: Duration,
+    /// /ready fails while the committed state lags the stream by more than this (0 disables).
+    #[arg(long, env = "INGEST_READY_MAX_LAG", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub ready_max_lag: Duration,
 }
 
 /// Who this AppView is on the network.
@@ -126,6 +168,12 @@ impl Config {
         if self.database.pool_size == 0 {
             problems.push("DATABASE_POOL_SIZE (--pool-size) must be at least 1".to_owned());
         }
+        if self.ingest.batch_size == 0 {
+            problems.push("INGEST_BATCH_SIZE (--batch-size) must be at least 1".to_owned());
+        }
+        if self.jetstream.max_message_bytes < 1024 {
+            problems.push("JETSTREAM_MAX_MESSAGE_BYTES (--jetstream-max-message-bytes) must be at least 1024".to_owned());
+        }
         if self.jetstream.urls.is_empty() {
             problems.push("JETSTREAM_URL (--jetstream-url) needs at least one wss:// or ws:// URL".to_owned());
         }
@@ -159,6 +207,11 @@ impl Config {
             problems.push(problem);
         }
         if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
+    }
+
+    /// The Jetstream URLs, parsed (call after [`Config::validate`]).
+    pub fn jetstream_urls(&self) -> Vec<Url> {
+        self.jetstream.urls.iter().filter_map(|u| Url::parse(u.trim()).ok()).collect()
     }
 
     /// The instance domain in its canonical (lowercase) form.

@@ -22,9 +22,11 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// All routes with their middleware.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
-        .route("/xrpc/{nsid}", get(dispatch).post(dispatch))
+        .route("/xrpc/{nsid}", get(dispatch).post(dispatch));
+    let routes = if state.serve_api { api } else { Router::new() };
+    routes
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -56,10 +58,21 @@ async fn ready(State(state): State<AppState>) -> Response {
         diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(ApiError::from)?;
         Ok::<_, ApiError>(())
     };
-    match tokio::time::timeout(Duration::from_secs(1), check).await {
-        Ok(Ok(())) => json_response(StatusCode::OK, &json!({"status": "ready"})),
-        Ok(Err(_)) | Err(_) => error_response(&ApiError::not_ready("the database is not reachable")),
+    if !matches!(tokio::time::timeout(Duration::from_secs(1), check).await, Ok(Ok(()))) {
+        return error_response(&ApiError::not_ready("the database is not reachable"));
     }
+    if let Some((status, max_lag)) = &state.ingest
+        && let Some(lag) = status.lag()
+        && !max_lag.is_zero()
+        && lag > *max_lag
+    {
+        return error_response(&ApiError::not_ready(format!(
+            "ingest lags the stream by {} s (INGEST_READY_MAX_LAG is {} s)",
+            lag.as_secs(),
+            max_lag.as_secs()
+        )));
+    }
+    json_response(StatusCode::OK, &json!({"status": "ready"}))
 }
 
 /// Prometheus text exposition.

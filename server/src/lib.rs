@@ -7,6 +7,7 @@ pub mod db;
 pub mod graphql;
 pub mod http;
 pub mod ingest;
+pub mod jetstream;
 pub mod plugins;
 pub mod shutdown;
 pub mod telemetry;

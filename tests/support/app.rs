@@ -69,7 +69,8 @@ impl TestApp {
     /// Applies events in one ingest transaction.
     pub async fn ingest(&self, events: &[Event]) -> BatchOutcome {
         let mut conn = self.pool.get().await.expect("connection");
-        self.ingestor.apply_batch(&mut conn, "jetstream", events).await.expect("batch applies")
+        let cursor = events.iter().map(Event::time_us).max().unwrap_or_default();
+        self.ingestor.apply_batch(&mut conn, "jetstream", events, cursor).await.expect("batch applies")
     }
 
     /// `POST /graphql` with a query and variables; returns the whole response body.

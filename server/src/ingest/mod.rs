@@ -1,10 +1,13 @@
-//! Applying Jetstream events to the plugins, one transaction per batch.
+//! Ingestion: decoded Jetstream events applied to the plugins in batches, one
+//! transaction per batch, together with the stream cursor.
 
-use std::collections::HashMap;
+mod ingestor;
+pub mod pipeline;
 
-use coves_plugin_api::{AccountEvent, CommitEvent, IdentityEvent, IngestTx, Plugin, SkippedEvent};
-use diesel::sql_types::{BigInt, Text};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+pub use ingestor::{BatchOutcome, Ingestor, load_cursor};
+pub use pipeline::{IngestConfig, IngestStatus, run_pipeline};
+
+use coves_plugin_api::{AccountEvent, CommitEvent, IdentityEvent};
 
 /// A decoded Jetstream event.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,130 +31,54 @@ impl Event {
     }
 }
 
-/// What a committed batch did.
-#[derive(Debug, Default)]
-pub struct BatchOutcome {
-    /// Events handed to plugins.
-    pub applied: usize,
-    /// Commits for collections no plugin consumes.
-    pub unrouted: usize,
-    /// Events the plugins refused, with reasons.
-    pub skipped: Vec<SkippedEvent>,
-    /// Subjects whose live counts changed.
-    pub changed_subjects: Vec<String>,
-}
 
-/// Routes events to plugins by collection and applies them.
-pub struct Ingestor {
-    plugins: Vec<&'static dyn Plugin>,
-    routes: HashMap<&'static str, usize>,
-}
-
-impl Ingestor {
-    /// Builds the routing table. A collection belongs to one plugin; plugins come ordered.
-    pub fn new(plugins: Vec<&'static dyn Plugin>) -> anyhow::Result<Self> {
-        let mut routes = HashMap::new();
-        for (index, plugin) in plugins.iter().enumerate() {
-            for collection in plugin.collections() {
-                if let Some(other) = routes.insert(*collection, index) {
-                    anyhow::bail!(
-                        "collection {collection} is consumed by both plugin `{}` and plugin `{}`",
-                        plugins[other].name(),
-                        plugin.name()
-                    );
-                }
+/// The two background tasks of an ingesting process: the Jetstream client (reading into
+/// a bounded channel) and the pipeline (applying batches from it).
+pub fn tasks(
+    pool: coves_plugin_api::DbPool,
+    ingestor: std::sync::Arc<Ingestor>,
+    client: crate::jetstream::client::ClientConfig,
+    config: IngestConfig,
+    status: std::sync::Arc<IngestStatus>,
+) -> Vec<coves_plugin_api::BackgroundTask> {
+    use coves_plugin_api::BackgroundTask;
+    // A few batches in flight at most: memory stays bounded and a slow database slows reading.
+    let (sender, receiver) = tokio::sync::mpsc::channel(config.batch_size.saturating_mul(2).max(16));
+    let reader_pool = pool.clone();
+    vec![
+        BackgroundTask::new("jetstream", move |ctx| async move {
+            let Some(cursor) = stored_cursor(&reader_pool, &ctx.shutdown).await else { return Ok(()) };
+            match cursor {
+                Some(c) => tracing::info!(cursor = c, "resuming Jetstream from the stored cursor"),
+                None => tracing::info!("no stored cursor; following Jetstream from now"),
             }
-        }
-        Ok(Self { plugins, routes })
-    }
+            crate::jetstream::client::follow(client, cursor, sender, ctx.shutdown).await
+        }),
+        BackgroundTask::new("ingest", move |ctx| async move {
+            pipeline::run_pipeline(pool, ingestor, config, receiver, status, ctx.shutdown).await
+        }),
+    ]
+}
 
-    /// Applies `events` (in stream order) and moves `stream`'s cursor, in one transaction.
-    ///
-    /// Consecutive commits are grouped per plugin; identity and account events go to every
-    /// plugin at their place in the stream, so each repository's order is kept.
-    pub async fn apply_batch(
-        &self,
-        conn: &mut AsyncPgConnection,
-        stream: &str,
-        events: &[Event],
-    ) -> anyhow::Result<BatchOutcome> {
-        let Some(cursor) = events.iter().map(Event::time_us).max() else {
-            return Ok(BatchOutcome::default());
+/// The stored cursor, retrying until the database answers; `None` if shut down first.
+async fn stored_cursor(
+    pool: &coves_plugin_api::DbPool,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> Option<Option<i64>> {
+    let mut delay = std::time::Duration::from_millis(200);
+    loop {
+        let attempt = async {
+            let mut conn = pool.get().await.map_err(|e| anyhow::anyhow!("database pool: {e}"))?;
+            load_cursor(&mut conn, pipeline::STREAM).await
         };
-        conn.transaction::<_, anyhow::Error, _>(async |conn| {
-            let mut tx = IngestTx::new(conn);
-            let mut outcome = BatchOutcome::default();
-            let mut pending: Vec<Vec<CommitEvent>> = vec![Vec::new(); self.plugins.len()];
-            for event in events {
-                match event {
-                    Event::Commit(commit) => match self.routes.get(commit.collection.as_str()) {
-                        Some(&index) => {
-                            pending[index].push(commit.clone());
-                            outcome.applied += 1;
-                        }
-                        None => outcome.unrouted += 1,
-                    },
-                    Event::Identity(identity) => {
-                        self.flush(&mut tx, &mut pending).await?;
-                        for plugin in &self.plugins {
-                            plugin.on_identity(&mut tx, std::slice::from_ref(identity)).await?;
-                        }
-                        outcome.applied += 1;
-                    }
-                    Event::Account(account) => {
-                        self.flush(&mut tx, &mut pending).await?;
-                        for plugin in &self.plugins {
-                            plugin.on_account(&mut tx, std::slice::from_ref(account)).await?;
-                        }
-                        outcome.applied += 1;
-                    }
-                }
-            }
-            self.flush(&mut tx, &mut pending).await?;
-            save_cursor(tx.conn, stream, cursor).await?;
-            outcome.skipped = tx.skipped().to_vec();
-            outcome.changed_subjects = tx.changed_subjects().iter().cloned().collect();
-            Ok(outcome)
-        })
-        .await
-    }
-
-    async fn flush(&self, tx: &mut IngestTx<'_>, pending: &mut [Vec<CommitEvent>]) -> anyhow::Result<()> {
-        for (plugin, batch) in self.plugins.iter().zip(pending.iter_mut()) {
-            if !batch.is_empty() {
-                plugin.apply(tx, batch).await?;
-                batch.clear();
-            }
+        match attempt.await {
+            Ok(cursor) => return Some(cursor),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot read the ingest cursor; retrying"),
         }
-        Ok(())
+        tokio::select! {
+            () = shutdown.cancelled() => return None,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(std::time::Duration::from_secs(10));
     }
-}
-
-async fn save_cursor(conn: &mut AsyncPgConnection, stream: &str, time_us: i64) -> anyhow::Result<()> {
-    // GREATEST: a replayed (older) batch never moves the cursor backwards.
-    diesel::sql_query(
-        "INSERT INTO ingest_cursor (stream, time_us) VALUES ($1, $2) \
-         ON CONFLICT (stream) DO UPDATE SET time_us = GREATEST(ingest_cursor.time_us, EXCLUDED.time_us), updated_at = now()",
-    )
-    .bind::<Text, _>(stream)
-    .bind::<BigInt, _>(time_us)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// The stored cursor of `stream`, if any.
-pub async fn load_cursor(conn: &mut AsyncPgConnection, stream: &str) -> anyhow::Result<Option<i64>> {
-    use diesel::OptionalExtension;
-    #[derive(diesel::QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = BigInt)]
-        time_us: i64,
-    }
-    let row = diesel::sql_query("SELECT time_us FROM ingest_cursor WHERE stream = $1")
-        .bind::<Text, _>(stream)
-        .get_result::<Row>(conn)
-        .await
-        .optional()?;
-    Ok(row.map(|r| r.time_us))
 }

@@ -1,0 +1,143 @@
+//! Routing events to plugins and applying a batch in one transaction.
+
+use std::collections::HashMap;
+
+use coves_plugin_api::{CommitEvent, IngestTx, Plugin, SkippedEvent};
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use super::Event;
+
+/// What a committed batch did.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Events handed to plugins.
+    pub applied: usize,
+    /// Commits for collections no plugin consumes.
+    pub unrouted: usize,
+    /// Events the plugins refused, with reasons.
+    pub skipped: Vec<SkippedEvent>,
+    /// Subjects whose live counts changed.
+    pub changed_subjects: Vec<String>,
+}
+
+/// Routes events to plugins by collection and applies them.
+pub struct Ingestor {
+    plugins: Vec<&'static dyn Plugin>,
+    routes: HashMap<&'static str, usize>,
+}
+
+impl Ingestor {
+    /// Builds the routing table. A collection belongs to one plugin; plugins come ordered.
+    pub fn new(plugins: Vec<&'static dyn Plugin>) -> anyhow::Result<Self> {
+        let mut routes = HashMap::new();
+        for (index, plugin) in plugins.iter().enumerate() {
+            for collection in plugin.collections() {
+                if let Some(other) = routes.insert(*collection, index) {
+                    anyhow::bail!(
+                        "collection {collection} is consumed by both plugin `{}` and plugin `{}`",
+                        plugins[other].name(),
+                        plugin.name()
+                    );
+                }
+            }
+        }
+        Ok(Self { plugins, routes })
+    }
+
+    /// The collections some plugin consumes, sorted: Jetstream's `wantedCollections`.
+    pub fn collections(&self) -> Vec<String> {
+        let mut collections: Vec<String> = self.routes.keys().map(|c| (*c).to_owned()).collect();
+        collections.sort();
+        collections
+    }
+
+    /// Applies `events` (in stream order) and moves `stream`'s cursor to `cursor`, in one
+    /// transaction. The cursor may be past the last event (skipped messages count too).
+    ///
+    /// Consecutive commits are grouped per plugin; identity and account events go to every
+    /// plugin at their place in the stream, so each repository's order is kept.
+    pub async fn apply_batch(
+        &self,
+        conn: &mut AsyncPgConnection,
+        stream: &str,
+        events: &[Event],
+        cursor: i64,
+    ) -> anyhow::Result<BatchOutcome> {
+        conn.transaction::<_, anyhow::Error, _>(async |conn| {
+            let mut tx = IngestTx::new(conn);
+            let mut outcome = BatchOutcome::default();
+            let mut pending: Vec<Vec<CommitEvent>> = vec![Vec::new(); self.plugins.len()];
+            for event in events {
+                match event {
+                    Event::Commit(commit) => match self.routes.get(commit.collection.as_str()) {
+                        Some(&index) => {
+                            pending[index].push(commit.clone());
+                            outcome.applied += 1;
+                        }
+                        None => outcome.unrouted += 1,
+                    },
+                    Event::Identity(identity) => {
+                        self.flush(&mut tx, &mut pending).await?;
+                        for plugin in &self.plugins {
+                            plugin.on_identity(&mut tx, std::slice::from_ref(identity)).await?;
+                        }
+                        outcome.applied += 1;
+                    }
+                    Event::Account(account) => {
+                        self.flush(&mut tx, &mut pending).await?;
+                        for plugin in &self.plugins {
+                            plugin.on_account(&mut tx, std::slice::from_ref(account)).await?;
+                        }
+                        outcome.applied += 1;
+                    }
+                }
+            }
+            self.flush(&mut tx, &mut pending).await?;
+            save_cursor(tx.conn, stream, cursor).await?;
+            outcome.skipped = tx.skipped().to_vec();
+            outcome.changed_subjects = tx.changed_subjects().iter().cloned().collect();
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn flush(&self, tx: &mut IngestTx<'_>, pending: &mut [Vec<CommitEvent>]) -> anyhow::Result<()> {
+        for (plugin, batch) in self.plugins.iter().zip(pending.iter_mut()) {
+            if !batch.is_empty() {
+                plugin.apply(tx, batch).await?;
+                batch.clear();
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn save_cursor(conn: &mut AsyncPgConnection, stream: &str, time_us: i64) -> anyhow::Result<()> {
+    // GREATEST: a replayed (older) batch never moves the cursor backwards.
+    diesel::sql_query(
+        "INSERT INTO ingest_cursor (stream, time_us) VALUES ($1, $2) \
+         ON CONFLICT (stream) DO UPDATE SET time_us = GREATEST(ingest_cursor.time_us, EXCLUDED.time_us), updated_at = now()",
+    )
+    .bind::<Text, _>(stream)
+    .bind::<BigInt, _>(time_us)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The stored cursor of `stream`, if any.
+pub async fn load_cursor(conn: &mut AsyncPgConnection, stream: &str) -> anyhow::Result<Option<i64>> {
+    use diesel::OptionalExtension;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        time_us: i64,
+    }
+    let row = diesel::sql_query("SELECT time_us FROM ingest_cursor WHERE stream = $1")
+        .bind::<Text, _>(stream)
+        .get_result::<Row>(conn)
+        .await
+        .optional()?;
+    Ok(row.map(|r| r.time_us))
+}
