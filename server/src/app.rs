@@ -12,10 +12,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, Role};
-use crate::ingest::{IngestConfig, IngestStatus, Ingestor};
-use crate::jetstream::client::ClientConfig;
 use crate::db::embedded::EmbeddedPostgres;
 use crate::graphql::{GraphqlLimits, build_schema};
+use crate::ingest::{IngestConfig, IngestStatus, Ingestor};
+use crate::jetstream::client::ClientConfig;
 use crate::xrpc::XrpcRouter;
 use crate::{db, http, ingest, plugins, shutdown, telemetry};
 

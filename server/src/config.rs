@@ -172,7 +172,8 @@ impl Config {
             problems.push("INGEST_BATCH_SIZE (--batch-size) must be at least 1".to_owned());
         }
         if self.jetstream.max_message_bytes < 1024 {
-            problems.push("JETSTREAM_MAX_MESSAGE_BYTES (--jetstream-max-message-bytes) must be at least 1024".to_owned());
+            problems
+                .push("JETSTREAM_MAX_MESSAGE_BYTES (--jetstream-max-message-bytes) must be at least 1024".to_owned());
         }
         if self.jetstream.urls.is_empty() {
             problems.push("JETSTREAM_URL (--jetstream-url) needs at least one wss:// or ws:// URL".to_owned());

@@ -31,7 +31,6 @@ impl Event {
     }
 }
 
-
 /// The two background tasks of an ingesting process: the Jetstream client (reading into
 /// a bounded channel) and the pipeline (applying batches from it).
 pub fn tasks(

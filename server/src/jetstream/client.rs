@@ -166,7 +166,11 @@ async fn read_stream(
                 Ok(bytes) => bytes,
                 Err(e) => {
                     received += 1;
-                    if events.send(Incoming::Rejected(Box::new(Rejected::new("undecompressable", e.to_string())))).await.is_err() {
+                    if events
+                        .send(Incoming::Rejected(Box::new(Rejected::new("undecompressable", e.to_string()))))
+                        .await
+                        .is_err()
+                    {
                         return StreamEnd::PipelineGone;
                     }
                     continue;

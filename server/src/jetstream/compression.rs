@@ -25,7 +25,8 @@ pub enum DecompressError {
 /// Decompresses one message, refusing to inflate past `max_len` bytes (a zstd bomb
 /// must not exhaust memory).
 pub fn decompress(frame: &[u8], max_len: usize) -> Result<Vec<u8>, DecompressError> {
-    let decoder = zstd::stream::read::Decoder::with_prepared_dictionary(frame, &DECODER).map_err(DecompressError::Corrupt)?;
+    let decoder =
+        zstd::stream::read::Decoder::with_prepared_dictionary(frame, &DECODER).map_err(DecompressError::Corrupt)?;
     let mut out = Vec::with_capacity(frame.len().saturating_mul(4).min(max_len));
     let read = decoder.take(max_len as u64 + 1).read_to_end(&mut out).map_err(DecompressError::Corrupt)?;
     if read > max_len {

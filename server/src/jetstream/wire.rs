@@ -88,10 +88,8 @@ pub fn decode(message: &[u8]) -> Result<Event, Box<Rejected>> {
             let Some(commit) = &wire.commit else {
                 return Err(context(Rejected::new("malformed_event", "commit event without `commit`")));
             };
-            let collection = commit
-                .collection
-                .parse()
-                .map_err(|e| context(Rejected::new("invalid_collection", format!("{e}"))))?;
+            let collection =
+                commit.collection.parse().map_err(|e| context(Rejected::new("invalid_collection", format!("{e}"))))?;
             let rkey = commit.rkey.parse().map_err(|e| context(Rejected::new("invalid_rkey", format!("{e}"))))?;
             let op = match commit.operation.as_str() {
                 "create" | "update" => {
