@@ -76,7 +76,10 @@ async fn graphql_answers_get_queries_and_introspection() {
         app.get("/graphql?query=%7B%20appview%20%7B%20plugins%20%7B%20name%20collections%20%7D%20%7D%20%7D").await;
     assert_eq!(
         response.body,
-        json!({"data": {"appview": {"plugins": [{"name": "actor", "collections": ["social.coves.actor.profile"]}]}}})
+        json!({"data": {"appview": {"plugins": [
+            {"name": "actor", "collections": ["social.coves.actor.profile"]},
+            {"name": "vote", "collections": ["social.coves.feed.vote"]}
+        ]}}})
     );
     let introspection = app.graphql("{ __schema { queryType { name } types { name } } }", json!({})).await;
     let types = introspection["data"]["__schema"]["types"].as_array().expect("types");

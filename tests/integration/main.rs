@@ -5,5 +5,6 @@ mod http;
 mod migrations;
 mod schema;
 mod test_plugins;
+mod vote;
 mod websocket;
 mod xrpc;

@@ -95,7 +95,7 @@ fn two_plugins_serving_one_xrpc_method_are_refused() {
 fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
     let plugins = coves_appview::plugins::linked().expect("valid plugin set");
     let names: Vec<_> = plugins.iter().map(|p| p.name()).collect();
-    assert_eq!(names, ["actor"]);
+    assert_eq!(names, ["actor", "vote"]);
     let methods: Vec<_> = XrpcRouter::new(&plugins)
         .expect("no clashes")
         .methods()
@@ -103,5 +103,5 @@ fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
         .collect();
     assert_eq!(methods, ["social.coves.actor.getProfile (actor)", "social.coves.actor.getprofile (actor)"]);
     let collections: Vec<_> = coves_appview::plugins::wanted_collections(&plugins).into_iter().collect();
-    assert_eq!(collections, ["social.coves.actor.profile"]);
+    assert_eq!(collections, ["social.coves.actor.profile", "social.coves.feed.vote"]);
 }

@@ -9,7 +9,7 @@ CREATE TABLE actors (
     profile_created_at timestamptz,
     profile_record jsonb,
     profile_cid text,
-    profile_rev text,
+    profile_rev text COLLATE "C",
     first_seen_at timestamptz NOT NULL DEFAULT now(),
     indexed_at timestamptz NOT NULL DEFAULT now()
 );

@@ -1,0 +1,3 @@
+DROP TABLE vote_counts;
+DROP TABLE vote_effective;
+DROP TABLE votes;

@@ -1,0 +1,57 @@
+-- Every vote record ever seen (deleted ones stay as tombstones), the effective vote per
+-- (voter, subject), and the counters derived from the effective votes.
+CREATE TABLE votes (
+    uri text PRIMARY KEY,
+    voter text NOT NULL,
+    rkey text COLLATE "C" NOT NULL,
+    subject_uri text,
+    subject_cid text,
+    direction smallint,
+    created_at timestamptz,
+    cid text,
+    rev text COLLATE "C" NOT NULL,
+    deleted boolean NOT NULL DEFAULT false,
+    indexed_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX votes_live_by_pair ON votes (subject_uri, voter, created_at DESC, rkey DESC) WHERE NOT deleted;
+
+COMMENT ON TABLE votes IS 'social.coves.feed.vote records; deleted ones are kept as tombstones so a replayed create cannot revive them.';
+COMMENT ON COLUMN votes.uri IS 'at://voter/social.coves.feed.vote/rkey.';
+COMMENT ON COLUMN votes.voter IS 'DID of the repo the vote lives in.';
+COMMENT ON COLUMN votes.rkey IS 'Record key (a TID); breaks createdAt ties between a voter''s votes.';
+COMMENT ON COLUMN votes.subject_uri IS 'The voted post or comment; NULL for a tombstone of a vote never seen alive.';
+COMMENT ON COLUMN votes.subject_cid IS 'CID from the subject strongRef.';
+COMMENT ON COLUMN votes.direction IS '1 = up, -1 = down.';
+COMMENT ON COLUMN votes.created_at IS 'Record createdAt (event time when unparseable); orders a voter''s competing votes.';
+COMMENT ON COLUMN votes.cid IS 'CID of the vote record.';
+COMMENT ON COLUMN votes.rev IS 'Repo rev of the last applied commit; older commits are ignored.';
+COMMENT ON COLUMN votes.deleted IS 'The record was deleted.';
+COMMENT ON COLUMN votes.indexed_at IS 'When the row last changed.';
+
+CREATE TABLE vote_effective (
+    subject_uri text NOT NULL,
+    voter text NOT NULL,
+    vote_uri text NOT NULL,
+    direction smallint NOT NULL,
+    PRIMARY KEY (subject_uri, voter)
+);
+
+CREATE INDEX vote_effective_by_voter ON vote_effective (voter, subject_uri);
+
+COMMENT ON TABLE vote_effective IS 'The one vote that counts per (voter, subject): the live vote with the greatest (createdAt, rkey).';
+COMMENT ON COLUMN vote_effective.subject_uri IS 'The post or comment.';
+COMMENT ON COLUMN vote_effective.voter IS 'The voter DID.';
+COMMENT ON COLUMN vote_effective.vote_uri IS 'URI of the effective vote record (viewer.voteUri).';
+COMMENT ON COLUMN vote_effective.direction IS '1 = up, -1 = down.';
+
+CREATE TABLE vote_counts (
+    subject_uri text PRIMARY KEY,
+    upvotes integer NOT NULL DEFAULT 0,
+    downvotes integer NOT NULL DEFAULT 0
+);
+
+COMMENT ON TABLE vote_counts IS 'Effective up- and downvotes per subject URI, kept in the ingest transaction; exists before the subject is indexed.';
+COMMENT ON COLUMN vote_counts.subject_uri IS 'The post or comment.';
+COMMENT ON COLUMN vote_counts.upvotes IS 'Effective upvotes.';
+COMMENT ON COLUMN vote_counts.downvotes IS 'Effective downvotes.';
