@@ -9,6 +9,7 @@ pub mod http;
 pub mod ingest;
 pub mod jetstream;
 pub mod plugins;
+pub mod replay;
 pub mod shutdown;
 pub mod telemetry;
 pub mod xrpc;
