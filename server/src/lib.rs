@@ -1,9 +1,12 @@
 //! The Coves AppView server: configuration, database, ingest, GraphQL and XRPC.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod demo;
+pub mod generate;
 pub mod graphql;
 pub mod http;
 pub mod ingest;

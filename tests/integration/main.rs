@@ -2,6 +2,7 @@
 
 mod actor;
 mod http;
+mod ingest;
 mod migrations;
 mod schema;
 mod test_plugins;

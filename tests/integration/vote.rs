@@ -135,6 +135,9 @@ async fn bad_votes_are_skipped_with_reasons() {
     assert_eq!(stored(&app).await, counts(&[(POST_A, 1, 0)]));
 }
 
+/// (voter, subject, direction, createdAt, rkey) of a live vote.
+type LiveVote = (String, String, i16, String, String);
+
 /// A tiny deterministic generator, so failures reproduce.
 struct XorShift(u64);
 
@@ -153,7 +156,7 @@ async fn counts_equal_a_recount_and_the_model_under_any_order_and_batching() {
     let subjects = [POST_A, POST_B, OTHER];
     // Per repo: a sequence of commits with increasing revs; per URI the last one wins.
     let mut events = Vec::new();
-    let mut final_state: BTreeMap<String, Option<(String, String, i16, String, String)>> = BTreeMap::new();
+    let mut final_state: BTreeMap<String, Option<LiveVote>> = BTreeMap::new();
     for v in 0..12u32 {
         let did = voter(v);
         let mut rev = 0u32;

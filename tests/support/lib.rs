@@ -4,6 +4,7 @@
 pub mod app;
 pub mod db;
 pub mod events;
+pub mod ingest;
 pub mod ws;
 
 pub use app::TestApp;

@@ -1,0 +1,28 @@
+//! `coves-appview bench …`: performance measurements of a release build, each reported
+//! next to its baseline measured in the same run. Figures go to BENCHMARKS.md.
+
+mod ingest;
+
+use clap::{Args, Subcommand};
+
+/// Which benchmark to run.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub which: Bench,
+}
+
+/// The benchmarks.
+#[derive(Subcommand, Debug)]
+pub enum Bench {
+    /// Replay generated Coves events through a local Jetstream into PostgreSQL, batched,
+    /// and against one transaction per event.
+    Ingest(ingest::IngestBenchArgs),
+}
+
+/// Runs a benchmark and prints its report (Markdown).
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.which {
+        Bench::Ingest(args) => ingest::run(args).await,
+    }
+}
