@@ -6,12 +6,12 @@ use serde_json::Value;
 
 /// A record create.
 pub fn create(did: &str, collection: &str, rkey: &str, rev: &str, time_us: i64, record: Value) -> Event {
-    commit(did, collection, rkey, rev, time_us, CommitOp::Create { record, cid: fake_cid(rev) })
+    commit(did, collection, rkey, rev, time_us, CommitOp::Create { record: record.into(), cid: fake_cid(rev) })
 }
 
 /// A record update.
 pub fn update(did: &str, collection: &str, rkey: &str, rev: &str, time_us: i64, record: Value) -> Event {
-    commit(did, collection, rkey, rev, time_us, CommitOp::Update { record, cid: fake_cid(rev) })
+    commit(did, collection, rkey, rev, time_us, CommitOp::Update { record: record.into(), cid: fake_cid(rev) })
 }
 
 /// A record delete.

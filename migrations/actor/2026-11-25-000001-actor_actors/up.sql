@@ -1,7 +1,7 @@
 -- Every account that owns a Coves record or is named as a post author, with its profile.
 CREATE TABLE actors (
-    did text PRIMARY KEY,
-    handle text,
+    did text COLLATE "C" PRIMARY KEY,
+    handle text COLLATE "C",
     display_name text,
     bio text,
     avatar_cid text,

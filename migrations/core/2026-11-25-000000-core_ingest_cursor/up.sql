@@ -1,7 +1,7 @@
 -- Where ingestion resumes. Written in the same transaction as each batch's effects, so a
 -- crash never skips or double-applies events.
 CREATE TABLE ingest_cursor (
-    stream text PRIMARY KEY,
+    stream text COLLATE "C" PRIMARY KEY,
     time_us bigint NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );

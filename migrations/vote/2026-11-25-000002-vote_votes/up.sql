@@ -1,10 +1,14 @@
--- Every vote record ever seen (deleted ones stay as tombstones), the effective vote per
--- (voter, subject), and the counters derived from the effective votes.
+-- Identifiers (URIs, DIDs, TIDs) use the "C" collation: binary comparison is the right
+-- order for them and keeps index lookups cheap (a locale collation costs strcoll calls).
+--
+-- Every vote record ever seen (deleted ones stay as tombstones) and the counters derived
+-- from the effective votes. The effective vote of a (voter, subject) pair is the live vote
+-- with the greatest (createdAt, rkey): one probe of votes_live_by_pair.
 CREATE TABLE votes (
-    uri text PRIMARY KEY,
-    voter text NOT NULL,
+    uri text COLLATE "C" PRIMARY KEY,
+    voter text COLLATE "C" NOT NULL,
     rkey text COLLATE "C" NOT NULL,
-    subject_uri text,
+    subject_uri text COLLATE "C",
     subject_cid text,
     direction smallint,
     created_at timestamptz,
@@ -14,7 +18,7 @@ CREATE TABLE votes (
     indexed_at timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE INDEX votes_live_by_pair ON votes (subject_uri, voter, created_at DESC, rkey DESC) WHERE NOT deleted;
+CREATE INDEX votes_live_by_pair ON votes (subject_uri, voter) WHERE NOT deleted;
 
 COMMENT ON TABLE votes IS 'social.coves.feed.vote records; deleted ones are kept as tombstones so a replayed create cannot revive them.';
 COMMENT ON COLUMN votes.uri IS 'at://voter/social.coves.feed.vote/rkey.';
@@ -29,27 +33,11 @@ COMMENT ON COLUMN votes.rev IS 'Repo rev of the last applied commit; older commi
 COMMENT ON COLUMN votes.deleted IS 'The record was deleted.';
 COMMENT ON COLUMN votes.indexed_at IS 'When the row last changed.';
 
-CREATE TABLE vote_effective (
-    subject_uri text NOT NULL,
-    voter text NOT NULL,
-    vote_uri text NOT NULL,
-    direction smallint NOT NULL,
-    PRIMARY KEY (subject_uri, voter)
-);
-
-CREATE INDEX vote_effective_by_voter ON vote_effective (voter, subject_uri);
-
-COMMENT ON TABLE vote_effective IS 'The one vote that counts per (voter, subject): the live vote with the greatest (createdAt, rkey).';
-COMMENT ON COLUMN vote_effective.subject_uri IS 'The post or comment.';
-COMMENT ON COLUMN vote_effective.voter IS 'The voter DID.';
-COMMENT ON COLUMN vote_effective.vote_uri IS 'URI of the effective vote record (viewer.voteUri).';
-COMMENT ON COLUMN vote_effective.direction IS '1 = up, -1 = down.';
-
 CREATE TABLE vote_counts (
-    subject_uri text PRIMARY KEY,
+    subject_uri text COLLATE "C" PRIMARY KEY,
     upvotes integer NOT NULL DEFAULT 0,
     downvotes integer NOT NULL DEFAULT 0
-);
+) WITH (fillfactor = 70); -- room for HOT updates: counters change on every batch
 
 COMMENT ON TABLE vote_counts IS 'Effective up- and downvotes per subject URI, kept in the ingest transaction; exists before the subject is indexed.';
 COMMENT ON COLUMN vote_counts.subject_uri IS 'The post or comment.';

@@ -2,6 +2,8 @@
 //! rev of the last commit applied to it, and an older or equal rev (a replay, or an event
 //! overtaken by a newer one) changes nothing.
 
+use std::collections::BTreeMap;
+
 use chrono::Utc;
 use coves_plugin_api::diesel::prelude::*;
 use coves_plugin_api::diesel::query_dsl::methods::FilterDsl;
@@ -27,8 +29,10 @@ struct ProfileChange<'a> {
     indexed_at: chrono::DateTime<Utc>,
 }
 
-/// Applies a batch of `social.coves.actor.profile` commits in order.
+/// Applies a batch of `social.coves.actor.profile` commits: the newest commit (greatest
+/// rev) per account wins, written in one statement.
 pub async fn apply_profiles(tx: &mut IngestTx<'_>, batch: &[CommitEvent]) -> anyhow::Result<()> {
+    let mut newest: BTreeMap<&str, ProfileChange<'_>> = BTreeMap::new();
     for event in batch {
         if event.rkey.as_str() != "self" {
             tx.skip(event, "unexpected_rkey", "actor profiles live at rkey `self`");
@@ -44,9 +48,14 @@ pub async fn apply_profiles(tx: &mut IngestTx<'_>, batch: &[CommitEvent]) -> any
             },
             CommitOp::Delete => ProfileChange::cleared(event),
         };
-        upsert(tx, &change).await?;
+        if newest.get(change.did).is_none_or(|c| c.profile_rev < change.profile_rev) {
+            newest.insert(change.did, change);
+        }
     }
-    Ok(())
+    if newest.is_empty() {
+        return Ok(());
+    }
+    upsert(tx, &newest.into_values().collect::<Vec<_>>()).await
 }
 
 impl<'a> ProfileChange<'a> {
@@ -83,9 +92,9 @@ impl<'a> ProfileChange<'a> {
     }
 }
 
-async fn upsert(tx: &mut IngestTx<'_>, change: &ProfileChange<'_>) -> anyhow::Result<()> {
+async fn upsert(tx: &mut IngestTx<'_>, changes: &[ProfileChange<'_>]) -> anyhow::Result<()> {
     diesel::insert_into(actors::table)
-        .values(change)
+        .values(changes)
         .on_conflict(actors::did)
         .do_update()
         .set((

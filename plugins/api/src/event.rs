@@ -3,6 +3,8 @@
 //! The server validates the envelope (DID, collection, record key) before routing, so
 //! plugins only validate their own record shapes.
 
+use std::sync::Arc;
+
 use crate::syntax::{AtUri, Did, Nsid, RecordKey};
 
 /// A repository commit touching one record.
@@ -27,15 +29,15 @@ pub struct CommitEvent {
 pub enum CommitOp {
     /// A new record.
     Create {
-        /// The record JSON, including `$type`.
-        record: serde_json::Value,
+        /// The record JSON, including `$type` (shared: routing a batch copies no records).
+        record: Arc<serde_json::Value>,
         /// The record's CID.
         cid: String,
     },
     /// A replaced record.
     Update {
         /// The new record JSON.
-        record: serde_json::Value,
+        record: Arc<serde_json::Value>,
         /// The new record's CID.
         cid: String,
     },

@@ -47,6 +47,17 @@ pub trait Plugin: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Whether [`Plugin::on_identity`] does anything. The ingest splits a batch at an
+    /// identity event (to keep each repository's order) only when some plugin wants it.
+    fn wants_identity_events(&self) -> bool {
+        false
+    }
+
+    /// Whether [`Plugin::on_account`] does anything (see [`Plugin::wants_identity_events`]).
+    fn wants_account_events(&self) -> bool {
+        false
+    }
+
     /// Handle or DID-document changes, for every account (not only this plugin's).
     async fn on_identity(&self, tx: &mut IngestTx<'_>, events: &[IdentityEvent]) -> anyhow::Result<()> {
         let _ = (tx, events);

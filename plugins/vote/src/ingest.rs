@@ -1,17 +1,17 @@
-//! Applying a batch of vote commits with a constant number of statements:
+//! Applying a batch of vote commits with two statements, whatever its size:
 //!
-//! 1. the batch is folded to the newest commit per vote URI;
-//! 2. the (voter, subject) pairs those votes had before are read;
-//! 3. the votes are upserted, guarded by repo rev (replays and overtaken commits change
-//!    nothing; deletes leave tombstones so a replayed create cannot revive a vote);
-//! 4. for every touched pair the effective vote (the live one with the greatest
-//!    (createdAt, rkey)) is recomputed from the rows, and the counters move by the
-//!    difference to the previously effective vote.
+//! 1. the batch (folded to the newest commit per vote URI) is upserted, guarded by repo
+//!    rev (replays and overtaken commits change nothing; deletes leave tombstones so a
+//!    replayed create cannot revive a vote). The same statement returns every counted
+//!    (voter, subject) pair the batch touches (new values, and the stored values of the
+//!    same URIs) with the pair's effective vote *before* the upsert: the live vote with
+//!    the greatest (createdAt, rkey). All parts of a statement read one snapshot.
+//! 2. each pair's effective vote is read again and the counters move by the difference.
 //!
 //! Counts therefore always equal a recount of the rows, whatever the order of arrival,
 //! and a vote that arrives before its subject counts from the start.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use coves_plugin_api::diesel::QueryableByName;
@@ -33,15 +33,8 @@ pub async fn apply_votes(tx: &mut IngestTx<'_>, batch: &[CommitEvent]) -> anyhow
     if changes.is_empty() {
         return Ok(());
     }
-    let uris: Vec<&str> = changes.keys().map(String::as_str).collect();
-    let mut pairs: BTreeSet<(String, String)> = previous_pairs(tx, &uris).await?.into_iter().collect();
-    upsert(tx, &changes).await?;
-    for change in changes.values() {
-        if let Some(vote) = change.vote.as_ref().filter(|v| v.counted) {
-            pairs.insert((change.event.did.to_string(), vote.subject_uri.clone()));
-        }
-    }
-    for subject in recount(tx, &pairs).await? {
+    let before = upsert(tx, &changes).await?;
+    for subject in recount(tx, &before).await? {
         tx.subject_changed(subject);
     }
     Ok(())
@@ -70,28 +63,24 @@ fn fold<'a>(tx: &mut IngestTx<'_>, batch: &'a [CommitEvent]) -> BTreeMap<String,
     changes
 }
 
+/// The effective vote of a (voter, subject) pair `p`, as a LATERAL subquery over `votes`.
+const EFFECTIVE_SQL: &str = "SELECT v.direction FROM votes v \
+     WHERE v.subject_uri = p.subject_uri AND v.voter = p.voter AND NOT v.deleted \
+     ORDER BY v.created_at DESC, v.rkey DESC LIMIT 1";
+
+/// A touched (voter, subject) pair and the direction of its effective vote before the batch.
 #[derive(QueryableByName)]
-struct Pair {
+struct PairBefore {
     #[diesel(sql_type = Text)]
     voter: String,
     #[diesel(sql_type = Text)]
     subject_uri: String,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    direction: Option<i16>,
 }
 
-/// The counted (voter, subject) pairs the stored versions of these votes belong to.
-async fn previous_pairs(tx: &mut IngestTx<'_>, uris: &[&str]) -> anyhow::Result<Vec<(String, String)>> {
-    let rows: Vec<Pair> = coves_plugin_api::diesel::sql_query(
-        "/* vote::previous_pairs */ SELECT voter, subject_uri FROM votes \
-         WHERE uri = ANY($1) AND subject_uri IS NOT NULL AND NOT deleted \
-         AND (subject_uri LIKE '%/social.coves.community.post/%' OR subject_uri LIKE '%/social.coves.community.comment/%')",
-    )
-    .bind::<Array<Text>, _>(uris)
-    .load(tx.conn)
-    .await?;
-    Ok(rows.into_iter().map(|p| (p.voter, p.subject_uri)).collect())
-}
-
-async fn upsert(tx: &mut IngestTx<'_>, changes: &BTreeMap<String, Change<'_>>) -> anyhow::Result<()> {
+/// Writes the batch; returns the touched counted pairs with their effective vote before it.
+async fn upsert(tx: &mut IngestTx<'_>, changes: &BTreeMap<String, Change<'_>>) -> anyhow::Result<Vec<PairBefore>> {
     let mut uri = Vec::with_capacity(changes.len());
     let mut voter = Vec::with_capacity(changes.len());
     let mut rkey = Vec::with_capacity(changes.len());
@@ -116,31 +105,46 @@ async fn upsert(tx: &mut IngestTx<'_>, changes: &BTreeMap<String, Change<'_>>) -
         created_at.push(change.vote.as_ref().map(|v| v.created_at.unwrap_or_else(|| event_time(event))));
         cid.push(event.record().map(|(_, c)| c));
     }
-    coves_plugin_api::diesel::sql_query(
-        "/* vote::upsert */ INSERT INTO votes (uri, voter, rkey, subject_uri, subject_cid, direction, created_at, cid, rev, deleted) \
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::timestamptz[], $8::text[], $9::text[], $10::bool[]) \
-         ON CONFLICT (uri) DO UPDATE SET \
-           subject_uri = CASE WHEN excluded.deleted THEN votes.subject_uri ELSE excluded.subject_uri END, \
-           subject_cid = CASE WHEN excluded.deleted THEN votes.subject_cid ELSE excluded.subject_cid END, \
-           direction = CASE WHEN excluded.deleted THEN votes.direction ELSE excluded.direction END, \
-           created_at = CASE WHEN excluded.deleted THEN votes.created_at ELSE excluded.created_at END, \
-           cid = CASE WHEN excluded.deleted THEN votes.cid ELSE excluded.cid END, \
-           rev = excluded.rev, deleted = excluded.deleted, indexed_at = now() \
-         WHERE votes.rev < excluded.rev",
-    )
-    .bind::<Array<Text>, _>(&uri)
-    .bind::<Array<Text>, _>(&voter)
-    .bind::<Array<Text>, _>(&rkey)
-    .bind::<Array<Nullable<Text>>, _>(&subject_uri)
-    .bind::<Array<Nullable<Text>>, _>(&subject_cid)
-    .bind::<Array<Nullable<SmallInt>>, _>(&direction)
-    .bind::<Array<Nullable<Timestamptz>>, _>(&created_at)
-    .bind::<Array<Nullable<Text>>, _>(&cid)
-    .bind::<Array<Text>, _>(&rev)
-    .bind::<Array<Bool>, _>(&deleted)
-    .execute(tx.conn)
-    .await?;
-    Ok(())
+    // Votes count only on posts and comments; votes on anything else are stored only.
+    let counted = |column: &str| {
+        format!(
+            "({column} LIKE '%/social.coves.community.post/%' OR {column} LIKE '%/social.coves.community.comment/%')"
+        )
+    };
+    let sql = format!(
+        "/* vote::upsert */ WITH batch AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+           $6::smallint[], $7::timestamptz[], $8::text[], $9::text[], $10::bool[]) \
+           AS b(uri, voter, rkey, subject_uri, subject_cid, direction, created_at, cid, rev, deleted)), \
+         p AS (SELECT voter, subject_uri FROM batch WHERE NOT deleted AND {new} \
+           UNION SELECT v.voter, v.subject_uri FROM votes v WHERE v.uri = ANY($1) AND NOT v.deleted AND {old}), \
+         before AS (SELECT p.voter, p.subject_uri, e.direction FROM p LEFT JOIN LATERAL ({EFFECTIVE_SQL}) e ON true), \
+         written AS (INSERT INTO votes (uri, voter, rkey, subject_uri, subject_cid, direction, created_at, cid, rev, deleted) \
+           SELECT * FROM batch \
+           ON CONFLICT (uri) DO UPDATE SET \
+             subject_uri = CASE WHEN excluded.deleted THEN votes.subject_uri ELSE excluded.subject_uri END, \
+             subject_cid = CASE WHEN excluded.deleted THEN votes.subject_cid ELSE excluded.subject_cid END, \
+             direction = CASE WHEN excluded.deleted THEN votes.direction ELSE excluded.direction END, \
+             created_at = CASE WHEN excluded.deleted THEN votes.created_at ELSE excluded.created_at END, \
+             cid = CASE WHEN excluded.deleted THEN votes.cid ELSE excluded.cid END, \
+             rev = excluded.rev, deleted = excluded.deleted, indexed_at = now() \
+           WHERE votes.rev < excluded.rev) \
+         SELECT voter, subject_uri, direction FROM before",
+        new = counted("subject_uri"),
+        old = counted("v.subject_uri"),
+    );
+    Ok(coves_plugin_api::diesel::sql_query(sql)
+        .bind::<Array<Text>, _>(&uri)
+        .bind::<Array<Text>, _>(&voter)
+        .bind::<Array<Text>, _>(&rkey)
+        .bind::<Array<Nullable<Text>>, _>(&subject_uri)
+        .bind::<Array<Nullable<Text>>, _>(&subject_cid)
+        .bind::<Array<Nullable<SmallInt>>, _>(&direction)
+        .bind::<Array<Nullable<Timestamptz>>, _>(&created_at)
+        .bind::<Array<Nullable<Text>>, _>(&cid)
+        .bind::<Array<Text>, _>(&rev)
+        .bind::<Array<Bool>, _>(&deleted)
+        .load(tx.conn)
+        .await?)
 }
 
 fn event_time(event: &CommitEvent) -> DateTime<Utc> {
@@ -153,47 +157,33 @@ struct Changed {
     subject_uri: String,
 }
 
-/// Recomputes the effective vote of each pair and moves the counters by the difference.
-/// Returns the subjects whose counts changed.
-async fn recount(tx: &mut IngestTx<'_>, pairs: &BTreeSet<(String, String)>) -> anyhow::Result<Vec<String>> {
+/// Reads each pair's effective vote after the batch and moves the counters by the
+/// difference. Returns the subjects whose counts changed.
+async fn recount(tx: &mut IngestTx<'_>, pairs: &[PairBefore]) -> anyhow::Result<Vec<String>> {
     if pairs.is_empty() {
         return Ok(Vec::new());
     }
-    let (voters, subjects): (Vec<&str>, Vec<&str>) = pairs.iter().map(|(v, s)| (v.as_str(), s.as_str())).unzip();
-    // All CTEs read the snapshot taken at the start of the statement, so `before` is the
-    // effective state prior to this batch's changes.
-    let changed: Vec<Changed> = coves_plugin_api::diesel::sql_query(
-        "/* vote::recount */ WITH pairs AS (SELECT * FROM unnest($1::text[], $2::text[]) AS p(voter, subject_uri)), \
-         after AS ( \
-           SELECT DISTINCT ON (v.subject_uri, v.voter) v.subject_uri, v.voter, v.uri AS vote_uri, v.direction \
-           FROM votes v JOIN pairs p ON p.voter = v.voter AND p.subject_uri = v.subject_uri \
-           WHERE NOT v.deleted \
-           ORDER BY v.subject_uri, v.voter, v.created_at DESC, v.rkey DESC), \
-         before AS ( \
-           SELECT e.subject_uri, e.voter, e.vote_uri, e.direction \
-           FROM vote_effective e JOIN pairs p ON p.voter = e.voter AND p.subject_uri = e.subject_uri), \
-         removed AS ( \
-           DELETE FROM vote_effective e USING before b \
-           WHERE e.subject_uri = b.subject_uri AND e.voter = b.voter \
-             AND NOT EXISTS (SELECT 1 FROM after a WHERE a.subject_uri = b.subject_uri AND a.voter = b.voter)), \
-         kept AS ( \
-           INSERT INTO vote_effective (subject_uri, voter, vote_uri, direction) SELECT subject_uri, voter, vote_uri, direction FROM after \
-           ON CONFLICT (subject_uri, voter) DO UPDATE SET vote_uri = excluded.vote_uri, direction = excluded.direction), \
+    let voters: Vec<&str> = pairs.iter().map(|p| p.voter.as_str()).collect();
+    let subjects: Vec<&str> = pairs.iter().map(|p| p.subject_uri.as_str()).collect();
+    let before: Vec<Option<i16>> = pairs.iter().map(|p| p.direction).collect();
+    let sql = format!(
+        "/* vote::recount */ WITH p AS (SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[]) AS p(voter, subject_uri, before)), \
          delta AS ( \
-           SELECT COALESCE(a.subject_uri, b.subject_uri) AS subject_uri, \
-             SUM((a.direction IS NOT DISTINCT FROM 1)::int - (b.direction IS NOT DISTINCT FROM 1)::int) AS up, \
-             SUM((a.direction IS NOT DISTINCT FROM -1)::int - (b.direction IS NOT DISTINCT FROM -1)::int) AS down \
-           FROM after a FULL JOIN before b ON a.subject_uri = b.subject_uri AND a.voter = b.voter \
-           GROUP BY 1) \
+           SELECT p.subject_uri, \
+             SUM((a.direction IS NOT DISTINCT FROM 1)::int - (p.before IS NOT DISTINCT FROM 1)::int) AS up, \
+             SUM((a.direction IS NOT DISTINCT FROM -1)::int - (p.before IS NOT DISTINCT FROM -1)::int) AS down \
+           FROM p LEFT JOIN LATERAL ({EFFECTIVE_SQL}) a ON true GROUP BY p.subject_uri) \
          INSERT INTO vote_counts (subject_uri, upvotes, downvotes) \
          SELECT subject_uri, up, down FROM delta WHERE up <> 0 OR down <> 0 \
          ON CONFLICT (subject_uri) DO UPDATE SET upvotes = vote_counts.upvotes + excluded.upvotes, \
            downvotes = vote_counts.downvotes + excluded.downvotes \
-         RETURNING subject_uri",
-    )
-    .bind::<Array<Text>, _>(&voters)
-    .bind::<Array<Text>, _>(&subjects)
-    .load(tx.conn)
-    .await?;
+         RETURNING subject_uri"
+    );
+    let changed: Vec<Changed> = coves_plugin_api::diesel::sql_query(sql)
+        .bind::<Array<Text>, _>(&voters)
+        .bind::<Array<Text>, _>(&subjects)
+        .bind::<Array<Nullable<SmallInt>>, _>(&before)
+        .load(tx.conn)
+        .await?;
     Ok(changed.into_iter().map(|c| c.subject_uri).collect())
 }

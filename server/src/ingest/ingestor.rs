@@ -1,8 +1,9 @@
 //! Routing events to plugins and applying a batch in one transaction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use coves_plugin_api::{CommitEvent, IngestTx, Plugin, SkippedEvent};
+use coves_plugin_api::syntax::Did;
+use coves_plugin_api::{AccountEvent, CommitEvent, IdentityEvent, IngestTx, Plugin, SkippedEvent};
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
@@ -25,6 +26,8 @@ pub struct BatchOutcome {
 pub struct Ingestor {
     plugins: Vec<&'static dyn Plugin>,
     routes: HashMap<&'static str, usize>,
+    wants_identity: bool,
+    wants_account: bool,
 }
 
 impl Ingestor {
@@ -42,7 +45,9 @@ impl Ingestor {
                 }
             }
         }
-        Ok(Self { plugins, routes })
+        let wants_identity = plugins.iter().any(|p| p.wants_identity_events());
+        let wants_account = plugins.iter().any(|p| p.wants_account_events());
+        Ok(Self { plugins, routes, wants_identity, wants_account })
     }
 
     /// The collections some plugin consumes, sorted: Jetstream's `wantedCollections`.
@@ -67,33 +72,41 @@ impl Ingestor {
         conn.transaction::<_, anyhow::Error, _>(async |conn| {
             let mut tx = IngestTx::new(conn);
             let mut outcome = BatchOutcome::default();
-            let mut pending: Vec<Vec<CommitEvent>> = vec![Vec::new(); self.plugins.len()];
+            let mut segment = Segment::new(self.plugins.len());
             for event in events {
                 match event {
                     Event::Commit(commit) => match self.routes.get(commit.collection.as_str()) {
                         Some(&index) => {
-                            pending[index].push(commit.clone());
+                            if segment.account_dids.contains(&commit.did) {
+                                self.flush(&mut tx, &mut segment).await?;
+                            }
+                            segment.commit_dids.insert(commit.did.clone());
+                            segment.commits[index].push(commit.clone());
                             outcome.applied += 1;
                         }
                         None => outcome.unrouted += 1,
                     },
-                    Event::Identity(identity) => {
-                        self.flush(&mut tx, &mut pending).await?;
-                        for plugin in &self.plugins {
-                            plugin.on_identity(&mut tx, std::slice::from_ref(identity)).await?;
+                    Event::Identity(identity) if self.wants_identity => {
+                        if segment.commit_dids.contains(&identity.did) {
+                            self.flush(&mut tx, &mut segment).await?;
                         }
+                        segment.account_dids.insert(identity.did.clone());
+                        segment.identities.push(identity.clone());
                         outcome.applied += 1;
                     }
-                    Event::Account(account) => {
-                        self.flush(&mut tx, &mut pending).await?;
-                        for plugin in &self.plugins {
-                            plugin.on_account(&mut tx, std::slice::from_ref(account)).await?;
+                    Event::Account(account) if self.wants_account => {
+                        if segment.commit_dids.contains(&account.did) {
+                            self.flush(&mut tx, &mut segment).await?;
                         }
+                        segment.account_dids.insert(account.did.clone());
+                        segment.accounts.push(account.clone());
                         outcome.applied += 1;
                     }
+                    // No plugin acts on it: nothing to apply, nothing to order.
+                    Event::Identity(_) | Event::Account(_) => outcome.applied += 1,
                 }
             }
-            self.flush(&mut tx, &mut pending).await?;
+            self.flush(&mut tx, &mut segment).await?;
             save_cursor(tx.conn, stream, cursor).await?;
             outcome.skipped = tx.skipped().to_vec();
             outcome.changed_subjects = tx.changed_subjects().iter().cloned().collect();
@@ -102,14 +115,53 @@ impl Ingestor {
         .await
     }
 
-    async fn flush(&self, tx: &mut IngestTx<'_>, pending: &mut [Vec<CommitEvent>]) -> anyhow::Result<()> {
-        for (plugin, batch) in self.plugins.iter().zip(pending.iter_mut()) {
+    /// Applies a segment: per plugin its commits, then identity and account events. A
+    /// segment never holds both commits and identity/account events of one repository
+    /// (the loop flushes before mixing them), so this order keeps every repository's order.
+    async fn flush(&self, tx: &mut IngestTx<'_>, segment: &mut Segment) -> anyhow::Result<()> {
+        for (plugin, batch) in self.plugins.iter().zip(segment.commits.iter_mut()) {
             if !batch.is_empty() {
                 plugin.apply(tx, batch).await?;
                 batch.clear();
             }
         }
+        if !segment.identities.is_empty() {
+            for plugin in self.plugins.iter().filter(|p| p.wants_identity_events()) {
+                plugin.on_identity(tx, &segment.identities).await?;
+            }
+            segment.identities.clear();
+        }
+        if !segment.accounts.is_empty() {
+            for plugin in self.plugins.iter().filter(|p| p.wants_account_events()) {
+                plugin.on_account(tx, &segment.accounts).await?;
+            }
+            segment.accounts.clear();
+        }
+        segment.commit_dids.clear();
+        segment.account_dids.clear();
         Ok(())
+    }
+}
+
+/// Events gathered for one round of plugin calls.
+struct Segment {
+    /// Commits per plugin (indexed like `Ingestor::plugins`), in stream order.
+    commits: Vec<Vec<CommitEvent>>,
+    identities: Vec<IdentityEvent>,
+    accounts: Vec<AccountEvent>,
+    commit_dids: HashSet<Did>,
+    account_dids: HashSet<Did>,
+}
+
+impl Segment {
+    fn new(plugins: usize) -> Self {
+        Self {
+            commits: vec![Vec::new(); plugins],
+            identities: Vec::new(),
+            accounts: Vec::new(),
+            commit_dids: HashSet::new(),
+            account_dids: HashSet::new(),
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use axum::body::Bytes;
 use futures::StreamExt;
 use rand::Rng;
 use tokio::sync::mpsc;
@@ -161,9 +162,9 @@ async fn read_stream(
             }
             Ok(None) => return StreamEnd::Lost { received, reason: "stream ended".into() },
             Ok(Some(Err(e))) => return StreamEnd::Lost { received, reason: e.to_string() },
-            Ok(Some(Ok(Message::Text(text)))) => text.as_bytes().to_vec(),
+            Ok(Some(Ok(Message::Text(text)))) => Bytes::from(text),
             Ok(Some(Ok(Message::Binary(frame)))) => match decompress(&frame, config.max_message_bytes) {
-                Ok(bytes) => bytes,
+                Ok(bytes) => Bytes::from(bytes),
                 Err(e) => {
                     received += 1;
                     if events

@@ -99,6 +99,7 @@ pub fn decode(message: &[u8]) -> Result<Event, Box<Rejected>> {
                     let Some(cid) = commit.cid.clone() else {
                         return Err(context(Rejected::new("missing_record", "create/update without a cid")));
                     };
+                    let record = std::sync::Arc::new(record);
                     if commit.operation == "create" {
                         CommitOp::Create { record, cid }
                     } else {
