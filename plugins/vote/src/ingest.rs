@@ -21,7 +21,10 @@ use coves_plugin_api::{CommitEvent, CommitOp, IngestTx};
 
 use crate::record::{Vote, parse_vote};
 
-/// The newest state of one vote URI within the batch.
+/// A vote record's identity: (voter DID, rkey); its URI is at://voter/<collection>/rkey.
+type VoteKey<'a> = (&'a str, &'a str);
+
+/// The newest state of one vote within the batch.
 struct Change<'a> {
     event: &'a CommitEvent,
     /// `None` for a delete.
@@ -42,7 +45,7 @@ pub async fn apply_votes(tx: &mut IngestTx<'_>, batch: &[CommitEvent]) -> anyhow
 
 /// Validates and keeps the newest commit (greatest rev) per URI. Jetstream delivers a
 /// repo's commits in rev order, but a reconnect's replay can put older ones after newer.
-fn fold<'a>(tx: &mut IngestTx<'_>, batch: &'a [CommitEvent]) -> BTreeMap<String, Change<'a>> {
+fn fold<'a>(tx: &mut IngestTx<'_>, batch: &'a [CommitEvent]) -> BTreeMap<VoteKey<'a>, Change<'a>> {
     let mut changes = BTreeMap::new();
     for event in batch {
         let vote = match &event.op {
@@ -55,9 +58,9 @@ fn fold<'a>(tx: &mut IngestTx<'_>, batch: &'a [CommitEvent]) -> BTreeMap<String,
             },
             CommitOp::Delete => None,
         };
-        let uri = event.uri().to_string();
-        if changes.get(&uri).is_none_or(|c: &Change<'_>| c.event.rev < event.rev) {
-            changes.insert(uri, Change { event, vote });
+        let key = (event.did.as_str(), event.rkey.as_str());
+        if changes.get(&key).is_none_or(|c: &Change<'_>| c.event.rev < event.rev) {
+            changes.insert(key, Change { event, vote });
         }
     }
     changes
@@ -80,30 +83,24 @@ struct PairBefore {
 }
 
 /// Writes the batch; returns the touched counted pairs with their effective vote before it.
-async fn upsert(tx: &mut IngestTx<'_>, changes: &BTreeMap<String, Change<'_>>) -> anyhow::Result<Vec<PairBefore>> {
-    let mut uri = Vec::with_capacity(changes.len());
+async fn upsert(tx: &mut IngestTx<'_>, changes: &BTreeMap<VoteKey<'_>, Change<'_>>) -> anyhow::Result<Vec<PairBefore>> {
     let mut voter = Vec::with_capacity(changes.len());
     let mut rkey = Vec::with_capacity(changes.len());
     let mut subject_uri: Vec<Option<&str>> = Vec::with_capacity(changes.len());
-    let mut subject_cid: Vec<Option<&str>> = Vec::with_capacity(changes.len());
     let mut direction: Vec<Option<i16>> = Vec::with_capacity(changes.len());
     let mut created_at: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(changes.len());
-    let mut cid: Vec<Option<&str>> = Vec::with_capacity(changes.len());
     let mut rev = Vec::with_capacity(changes.len());
     let mut deleted = Vec::with_capacity(changes.len());
-    for (key, change) in changes {
+    for ((did, key), change) in changes {
         let event = change.event;
-        uri.push(key.as_str());
-        voter.push(event.did.as_str());
-        rkey.push(event.rkey.as_str());
+        voter.push(*did);
+        rkey.push(*key);
         rev.push(event.rev.as_str());
         deleted.push(change.vote.is_none());
         subject_uri.push(change.vote.as_ref().map(|v| v.subject_uri.as_str()));
-        subject_cid.push(change.vote.as_ref().map(|v| v.subject_cid.as_str()));
         direction.push(change.vote.as_ref().map(|v| v.direction));
         // An unparseable createdAt falls back to the event time, which replays reproduce.
         created_at.push(change.vote.as_ref().map(|v| v.created_at.unwrap_or_else(|| event_time(event))));
-        cid.push(event.record().map(|(_, c)| c));
     }
     // Votes count only on posts and comments; votes on anything else are stored only.
     let counted = |column: &str| {
@@ -111,36 +108,34 @@ async fn upsert(tx: &mut IngestTx<'_>, changes: &BTreeMap<String, Change<'_>>) -
             "({column} LIKE '%/social.coves.community.post/%' OR {column} LIKE '%/social.coves.community.comment/%')"
         )
     };
+    // Each stored version is found with one primary-key probe: a LATERAL with LIMIT cannot
+    // be turned into a join, which the planner (misjudging the counted filter) would run
+    // as a full scan of `votes`.
     let sql = format!(
-        "/* vote::upsert */ WITH batch AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-           $6::smallint[], $7::timestamptz[], $8::text[], $9::text[], $10::bool[]) \
-           AS b(uri, voter, rkey, subject_uri, subject_cid, direction, created_at, cid, rev, deleted)), \
-         p AS (SELECT voter, subject_uri FROM batch WHERE NOT deleted AND {new} \
-           UNION SELECT v.voter, v.subject_uri FROM votes v WHERE v.uri = ANY($1) AND NOT v.deleted AND {old}), \
-         before AS (SELECT p.voter, p.subject_uri, e.direction FROM p LEFT JOIN LATERAL ({EFFECTIVE_SQL}) e ON true), \
-         written AS (INSERT INTO votes (uri, voter, rkey, subject_uri, subject_cid, direction, created_at, cid, rev, deleted) \
+        "/* vote::upsert */ WITH batch AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], \
+           $5::timestamptz[], $6::text[], $7::bool[]) AS b(voter, rkey, subject_uri, direction, created_at, rev, deleted)), \
+         p AS (SELECT voter, subject_uri FROM batch WHERE NOT deleted \
+           UNION SELECT o.voter, o.subject_uri FROM batch b CROSS JOIN LATERAL (SELECT v.voter, v.subject_uri \
+             FROM votes v WHERE v.voter = b.voter AND v.rkey = b.rkey AND NOT v.deleted LIMIT 1) o), \
+         before AS (SELECT p.voter, p.subject_uri, e.direction FROM p LEFT JOIN LATERAL ({EFFECTIVE_SQL}) e ON true \
+           WHERE {counted}), \
+         written AS (INSERT INTO votes (voter, rkey, subject_uri, direction, created_at, rev, deleted) \
            SELECT * FROM batch \
-           ON CONFLICT (uri) DO UPDATE SET \
+           ON CONFLICT (voter, rkey) DO UPDATE SET \
              subject_uri = CASE WHEN excluded.deleted THEN votes.subject_uri ELSE excluded.subject_uri END, \
-             subject_cid = CASE WHEN excluded.deleted THEN votes.subject_cid ELSE excluded.subject_cid END, \
              direction = CASE WHEN excluded.deleted THEN votes.direction ELSE excluded.direction END, \
              created_at = CASE WHEN excluded.deleted THEN votes.created_at ELSE excluded.created_at END, \
-             cid = CASE WHEN excluded.deleted THEN votes.cid ELSE excluded.cid END, \
              rev = excluded.rev, deleted = excluded.deleted, indexed_at = now() \
            WHERE votes.rev < excluded.rev) \
          SELECT voter, subject_uri, direction FROM before",
-        new = counted("subject_uri"),
-        old = counted("v.subject_uri"),
+        counted = counted("p.subject_uri"),
     );
     Ok(coves_plugin_api::diesel::sql_query(sql)
-        .bind::<Array<Text>, _>(&uri)
         .bind::<Array<Text>, _>(&voter)
         .bind::<Array<Text>, _>(&rkey)
         .bind::<Array<Nullable<Text>>, _>(&subject_uri)
-        .bind::<Array<Nullable<Text>>, _>(&subject_cid)
         .bind::<Array<Nullable<SmallInt>>, _>(&direction)
         .bind::<Array<Nullable<Timestamptz>>, _>(&created_at)
-        .bind::<Array<Nullable<Text>>, _>(&cid)
         .bind::<Array<Text>, _>(&rev)
         .bind::<Array<Bool>, _>(&deleted)
         .load(tx.conn)

@@ -11,7 +11,6 @@ const COUNTED_COLLECTIONS: [&str; 2] = ["social.coves.community.post", "social.c
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vote {
     pub subject_uri: String,
-    pub subject_cid: String,
     /// 1 = up, -1 = down.
     pub direction: i16,
     pub created_at: Option<DateTime<Utc>>,
@@ -24,7 +23,8 @@ pub fn parse_vote(record: &Value) -> Result<Vote, (&'static str, String)> {
     let invalid = |detail: String| ("invalid_record", detail);
     let subject = record.get("subject").ok_or_else(|| invalid("`subject` is required".into()))?;
     let uri = subject.get("uri").and_then(Value::as_str).ok_or_else(|| invalid("`subject.uri` is required".into()))?;
-    let cid = subject
+    // A strongRef needs its CID; counting does not, so it is checked, not kept.
+    subject
         .get("cid")
         .and_then(Value::as_str)
         .filter(|c| !c.is_empty())
@@ -40,7 +40,6 @@ pub fn parse_vote(record: &Value) -> Result<Vote, (&'static str, String)> {
     };
     Ok(Vote {
         subject_uri: uri.to_owned(),
-        subject_cid: cid.to_owned(),
         direction,
         created_at: record.get("createdAt").and_then(Value::as_str).and_then(parse_datetime_lenient),
         counted: COUNTED_COLLECTIONS.contains(&collection),
