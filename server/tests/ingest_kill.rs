@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use coves_appview::generate::{Options, generate};
 use coves_appview::ingest::{load_cursor, pipeline::STREAM};
 use coves_appview::replay::ReplayServer;
-use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 const BIN: &str = env!("CARGO_BIN_EXE_coves-appview");
@@ -17,35 +16,14 @@ fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-fn url_for(database: &str) -> String {
-    let admin = admin_url();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
-    format!("{base}/{database}")
-}
-
 async fn cursor(url: &str) -> i64 {
     let mut conn = AsyncPgConnection::establish(url).await.expect("connect");
     load_cursor(&mut conn, STREAM).await.expect("cursor").unwrap_or(0)
 }
 
 async fn vote_counts(url: &str) -> BTreeMap<String, (i64, i64)> {
-    #[derive(diesel::QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Text)]
-        subject_uri: String,
-        #[diesel(sql_type = BigInt)]
-        up: i64,
-        #[diesel(sql_type = BigInt)]
-        down: i64,
-    }
     let mut conn = AsyncPgConnection::establish(url).await.expect("connect");
-    let rows: Vec<Row> = diesel::sql_query(
-        "SELECT subject_uri, upvotes::bigint AS up, downvotes::bigint AS down FROM vote_counts WHERE upvotes <> 0 OR downvotes <> 0",
-    )
-    .load(&mut conn)
-    .await
-    .expect("counts");
-    rows.into_iter().map(|r| (r.subject_uri, (r.up, r.down))).collect()
+    coves_plugin_vote::stored_counts(&mut conn).await.expect("counts")
 }
 
 fn start_ingest(database_url: &str, jetstream: &str) -> tokio::process::Child {
@@ -92,7 +70,7 @@ async fn a_process_killed_mid_stream_resumes_to_the_same_final_state() {
     let mut admin = AsyncPgConnection::establish(&admin_url()).await.expect("admin connection");
     diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}")).execute(&mut admin).await.expect("drop");
     diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create");
-    let url = url_for(&name);
+    let url = coves_appview::db::database_url_on(&admin_url(), &name);
     let plugins = coves_appview::plugins::linked().expect("plugins");
     coves_appview::db::migrate::run(&url, &plugins).await.expect("migrate");
 

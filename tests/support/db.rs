@@ -22,11 +22,7 @@ pub fn server_url() -> String {
 }
 
 fn url_for(database: &str) -> String {
-    let server = server_url();
-    match server.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{database}"),
-        None => format!("{server}/{database}"),
-    }
+    coves_appview::db::database_url_on(&server_url(), database)
 }
 
 /// A database of its own, dropped when the value is.

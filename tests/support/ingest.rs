@@ -10,7 +10,7 @@ use coves_appview::generate::{Options, Summary, generate};
 use coves_appview::ingest::{IngestConfig, IngestStatus, Ingestor, load_cursor, pipeline::STREAM};
 use coves_appview::jetstream::client::ClientConfig;
 use coves_plugin_api::{AppContext, InstanceInfo, TaskContext};
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -91,23 +91,8 @@ impl TestApp {
 
     /// `vote_counts` as subject → (upvotes, downvotes), non-zero rows only.
     pub async fn vote_counts(&self) -> BTreeMap<String, (i64, i64)> {
-        #[derive(diesel::QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = Text)]
-            subject_uri: String,
-            #[diesel(sql_type = BigInt)]
-            up: i64,
-            #[diesel(sql_type = BigInt)]
-            down: i64,
-        }
         let mut conn = self.pool.get().await.expect("connection");
-        let rows: Vec<Row> = diesel::sql_query(
-            "SELECT subject_uri, upvotes::bigint AS up, downvotes::bigint AS down FROM vote_counts WHERE upvotes <> 0 OR downvotes <> 0",
-        )
-        .load(&mut conn)
-        .await
-        .expect("vote counts");
-        rows.into_iter().map(|r| (r.subject_uri, (r.up, r.down))).collect()
+        coves_plugin_vote::stored_counts(&mut conn).await.expect("vote counts")
     }
 
     /// Every actor row's indexed profile fields, for whole-state comparisons.

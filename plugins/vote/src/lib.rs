@@ -35,3 +35,28 @@ impl Plugin for VotePlugin {
 }
 
 coves_plugin_api::register_plugin!(VotePlugin);
+
+/// Every subject's stored (upvotes, downvotes), subjects with votes only: what benchmarks
+/// and tests compare with a recount or a generator's expectation.
+pub async fn stored_counts(
+    conn: &mut coves_plugin_api::diesel_async::AsyncPgConnection,
+) -> coves_plugin_api::diesel::QueryResult<std::collections::BTreeMap<String, (i64, i64)>> {
+    use coves_plugin_api::diesel::sql_types::{BigInt, Text};
+    use coves_plugin_api::diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        subject_uri: String,
+        #[diesel(sql_type = BigInt)]
+        up: i64,
+        #[diesel(sql_type = BigInt)]
+        down: i64,
+    }
+    let rows: Vec<Row> = coves_plugin_api::diesel::sql_query(
+        "SELECT subject_uri, upvotes::bigint AS up, downvotes::bigint AS down FROM vote_counts \
+         WHERE upvotes <> 0 OR downvotes <> 0",
+    )
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.subject_uri, (r.up, r.down))).collect())
+}

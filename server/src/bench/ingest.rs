@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::generate::{Options, Summary, generate};
@@ -146,13 +145,6 @@ fn wanted_times(path: &Path) -> anyhow::Result<Vec<i64>> {
     Ok(times)
 }
 
-fn database_url(admin: &str, name: &str) -> String {
-    match admin.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => format!("{admin}/{name}"),
-    }
-}
-
 /// Ingests `file` with a child `serve --role ingest` and returns its figures and the
 /// final vote counts.
 async fn ingest_run(
@@ -169,7 +161,7 @@ async fn ingest_run(
     let mut admin = AsyncPgConnection::establish(&args.admin_url).await.context("connecting to --admin-url")?;
     diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}")).execute(&mut admin).await?;
     diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
-    let url = database_url(&args.admin_url, &name);
+    let url = crate::db::database_url_on(&args.admin_url, &name);
     crate::db::migrate::run(&url, &crate::plugins::linked()?).await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -235,7 +227,7 @@ async fn ingest_run(
         .collect();
     lags.sort_by(f64::total_cmp);
     let percentile = |p: f64| lags.get(((lags.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
-    let counts = vote_counts(&mut conn).await?;
+    let counts = coves_plugin_vote::stored_counts(&mut conn).await?;
     drop(conn);
     diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await?;
 
@@ -257,22 +249,4 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(PathBuf::from(format!("/proc/{pid}/status"))).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-async fn vote_counts(conn: &mut AsyncPgConnection) -> anyhow::Result<BTreeMap<String, (i64, i64)>> {
-    #[derive(diesel::QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Text)]
-        subject_uri: String,
-        #[diesel(sql_type = BigInt)]
-        up: i64,
-        #[diesel(sql_type = BigInt)]
-        down: i64,
-    }
-    let rows: Vec<Row> = diesel::sql_query(
-        "SELECT subject_uri, upvotes::bigint AS up, downvotes::bigint AS down FROM vote_counts WHERE upvotes <> 0 OR downvotes <> 0",
-    )
-    .load(conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.subject_uri, (r.up, r.down))).collect())
 }

@@ -24,3 +24,12 @@ pub fn connect(database_url: &str, max_size: usize, wait_timeout: Duration) -> a
         .build()
         .context("building the database pool")
 }
+
+/// The URL of database `name` on the server that `admin_url` points at (same host, port
+/// and user; `postgres://…/<name>`). Tests and benchmarks create their databases with it.
+pub fn database_url_on(admin_url: &str, name: &str) -> String {
+    match admin_url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => format!("{admin_url}/{name}"),
+    }
+}
