@@ -7,7 +7,14 @@ pub mod pipeline;
 pub use ingestor::{BatchOutcome, Ingestor, load_cursor};
 pub use pipeline::{IngestConfig, IngestStatus, run_pipeline};
 
-use coves_plugin_api::{AccountEvent, CommitEvent, IdentityEvent};
+use std::sync::Arc;
+use std::time::Duration;
+
+use coves_plugin_api::{AccountEvent, BackgroundTask, CommitEvent, DbPool, IdentityEvent};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::jetstream::client::{ClientConfig, follow};
 
 /// A decoded Jetstream event.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,15 +41,14 @@ impl Event {
 /// The two background tasks of an ingesting process: the Jetstream client (reading into
 /// a bounded channel) and the pipeline (applying batches from it).
 pub fn tasks(
-    pool: coves_plugin_api::DbPool,
-    ingestor: std::sync::Arc<Ingestor>,
-    client: crate::jetstream::client::ClientConfig,
+    pool: DbPool,
+    ingestor: Arc<Ingestor>,
+    client: ClientConfig,
     config: IngestConfig,
-    status: std::sync::Arc<IngestStatus>,
-) -> Vec<coves_plugin_api::BackgroundTask> {
-    use coves_plugin_api::BackgroundTask;
+    status: Arc<IngestStatus>,
+) -> Vec<BackgroundTask> {
     // A few batches in flight at most: memory stays bounded and a slow database slows reading.
-    let (sender, receiver) = tokio::sync::mpsc::channel(config.batch_size.saturating_mul(2).max(16));
+    let (sender, receiver) = mpsc::channel(config.batch_size.saturating_mul(2).max(16));
     let reader_pool = pool.clone();
     vec![
         BackgroundTask::new("jetstream", move |ctx| async move {
@@ -51,7 +57,7 @@ pub fn tasks(
                 Some(c) => tracing::info!(cursor = c, "resuming Jetstream from the stored cursor"),
                 None => tracing::info!("no stored cursor; following Jetstream from now"),
             }
-            crate::jetstream::client::follow(client, cursor, sender, ctx.shutdown).await
+            follow(client, cursor, sender, ctx.shutdown).await
         }),
         BackgroundTask::new("ingest", move |ctx| async move {
             pipeline::run_pipeline(pool, ingestor, config, receiver, status, ctx.shutdown).await
@@ -60,11 +66,8 @@ pub fn tasks(
 }
 
 /// The stored cursor, retrying until the database answers; `None` if shut down first.
-async fn stored_cursor(
-    pool: &coves_plugin_api::DbPool,
-    shutdown: &tokio_util::sync::CancellationToken,
-) -> Option<Option<i64>> {
-    let mut delay = std::time::Duration::from_millis(200);
+async fn stored_cursor(pool: &DbPool, shutdown: &CancellationToken) -> Option<Option<i64>> {
+    let mut delay = Duration::from_millis(200);
     loop {
         let attempt = async {
             let mut conn = pool.get().await.map_err(|e| anyhow::anyhow!("database pool: {e}"))?;
@@ -78,6 +81,6 @@ async fn stored_cursor(
             () = shutdown.cancelled() => return None,
             () = tokio::time::sleep(delay) => {}
         }
-        delay = (delay * 2).min(std::time::Duration::from_secs(10));
+        delay = (delay * 2).min(Duration::from_secs(10));
     }
 }

@@ -171,3 +171,19 @@ async fn apply(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_is_unknown_before_the_first_commit_then_follows_the_newest_cursor() {
+        let status = IngestStatus::default();
+        assert_eq!(status.lag(), None);
+        let now = chrono::Utc::now().timestamp_micros();
+        status.committed(now - 60_000_000);
+        status.committed(now - 90_000_000); // an older cursor never moves it back
+        let lag = status.lag().expect("lag after a commit");
+        assert!(lag >= Duration::from_secs(60) && lag < Duration::from_secs(70), "{lag:?}");
+    }
+}
