@@ -132,7 +132,7 @@ impl<'a> IngestTx<'a> {
         self.skipped.push(SkippedEvent { uri: event.uri().to_string(), reason, detail: detail.to_string() });
     }
 
-    /// Announces that a subject's live counts changed (delivered after commit).
+    /// Announces that a subject's counts changed; the batch reports it once committed.
     pub fn subject_changed(&mut self, subject: impl Into<String>) {
         self.changed_subjects.insert(subject.into());
     }
