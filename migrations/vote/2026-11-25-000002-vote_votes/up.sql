@@ -18,7 +18,7 @@ CREATE TABLE votes (
     PRIMARY KEY (voter, rkey)
 );
 
-CREATE INDEX votes_live_by_pair ON votes (subject_uri, voter) WHERE NOT deleted;
+CREATE INDEX votes_live_by_pair ON votes (subject_uri, voter, created_at DESC, rkey DESC) WHERE NOT deleted;
 
 COMMENT ON TABLE votes IS 'social.coves.feed.vote records; deleted ones are kept as tombstones so a replayed create cannot revive them.';
 COMMENT ON COLUMN votes.voter IS 'DID of the repo the vote lives in.';
