@@ -71,8 +71,3 @@ pub fn order(plugins: Vec<&'static dyn Plugin>) -> Result<Vec<&'static dyn Plugi
     }
     Ok(ordered)
 }
-
-/// The union of every plugin's collections: what the ingest asks Jetstream for.
-pub fn wanted_collections(plugins: &[&'static dyn Plugin]) -> BTreeSet<&'static str> {
-    plugins.iter().flat_map(|p| p.collections().iter().copied()).collect()
-}

@@ -102,6 +102,6 @@ fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
         .map(|(nsid, _, owner)| format!("{nsid} ({owner})"))
         .collect();
     assert_eq!(methods, ["social.coves.actor.getProfile (actor)", "social.coves.actor.getprofile (actor)"]);
-    let collections: Vec<_> = coves_appview::plugins::wanted_collections(&plugins).into_iter().collect();
+    let collections = coves_appview::ingest::Ingestor::new(plugins).expect("one plugin per collection").collections();
     assert_eq!(collections, ["social.coves.actor.profile", "social.coves.feed.vote"]);
 }

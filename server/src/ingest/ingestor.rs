@@ -60,8 +60,9 @@ impl Ingestor {
     /// Applies `events` (in stream order) and moves `stream`'s cursor to `cursor`, in one
     /// transaction. The cursor may be past the last event (skipped messages count too).
     ///
-    /// Consecutive commits are grouped per plugin; identity and account events go to every
-    /// plugin at their place in the stream, so each repository's order is kept.
+    /// Consecutive commits are grouped per plugin. Identity and account events go to the
+    /// plugins that want them; the batch is split there only if the same repository has
+    /// commits pending, so each repository's order is kept.
     pub async fn apply_batch(
         &self,
         conn: &mut AsyncPgConnection,
@@ -80,7 +81,10 @@ impl Ingestor {
                             if segment.account_dids.contains(&commit.did) {
                                 self.flush(&mut tx, &mut segment).await?;
                             }
-                            segment.commit_dids.insert(commit.did.clone());
+                            // Only needed to order commits against identity/account events.
+                            if self.wants_identity || self.wants_account {
+                                segment.commit_dids.insert(commit.did.clone());
+                            }
                             segment.commits[index].push(commit.clone());
                             outcome.applied += 1;
                         }
