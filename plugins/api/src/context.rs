@@ -6,6 +6,7 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool;
 
 use crate::error::ApiError;
+use crate::identity::IdentityResolver;
 use crate::syntax::Did;
 
 /// The PostgreSQL connection pool (diesel-async over tokio-postgres, deadpool).
@@ -23,6 +24,8 @@ pub struct AppContext {
     pub pool: DbPool,
     /// Instance settings plugins may need when building views.
     pub instance: Arc<InstanceInfo>,
+    /// DID and handle resolution (cached; makes network calls on a miss).
+    pub identity: Arc<dyn IdentityResolver>,
 }
 
 /// Public facts about this AppView instance.
@@ -32,6 +35,11 @@ pub struct InstanceInfo {
     pub did: Option<String>,
     /// The domains whose communities this instance hosts (`!name@domain`).
     pub domains: Vec<String>,
+    /// Skip fetching `did.json` when checking a community's `hostedBy` (development only).
+    pub skip_did_web_verification: bool,
+    /// Base URL of an image proxy/CDN (`{base}/img/{preset}/plain/{did}/{cid}`); without
+    /// it image URLs point at the owner's PDS.
+    pub image_proxy_url: Option<String>,
 }
 
 impl AppContext {
@@ -46,15 +54,43 @@ impl AppContext {
 }
 
 /// Who is asking: the DID from a verified service-auth token, or anonymous.
+///
+/// A request whose token failed verification is anonymous too, but remembers why, so an
+/// endpoint that requires a viewer can say what was wrong with the token.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Viewer {
     /// The authenticated viewer's DID; `None` for anonymous requests.
     pub did: Option<Did>,
+    /// Why a presented token was refused (`None` when there was no token or it was valid).
+    pub token_error: Option<String>,
 }
 
 impl Viewer {
-    /// An anonymous viewer.
+    /// An anonymous viewer (no token).
     pub fn anonymous() -> Self {
         Self::default()
+    }
+
+    /// A viewer identified by a verified token.
+    pub fn authenticated(did: Did) -> Self {
+        Self { did: Some(did), token_error: None }
+    }
+
+    /// A request whose token was refused, for `reason`.
+    pub fn refused(reason: impl Into<String>) -> Self {
+        Self { did: None, token_error: Some(reason.into()) }
+    }
+
+    /// The viewer's DID, or 401 `AuthenticationRequired` saying what is missing or wrong.
+    pub fn require(&self) -> Result<&Did, ApiError> {
+        match (&self.did, &self.token_error) {
+            (Some(did), _) => Ok(did),
+            (None, Some(reason)) => Err(ApiError::authentication_required(format!(
+                "this request needs a signed-in viewer, but the bearer token was refused: {reason}"
+            ))),
+            (None, None) => Err(ApiError::authentication_required(
+                "this request needs a signed-in viewer: send Authorization: Bearer <atproto service-auth token>",
+            )),
+        }
     }
 }

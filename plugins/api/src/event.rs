@@ -83,3 +83,66 @@ pub struct AccountEvent {
     /// Why an inactive account is inactive: `deactivated`, `takendown`, `deleted`, ...
     pub status: Option<String>,
 }
+
+impl AccountEvent {
+    /// The status to store: `active`, or why the account is not (`takendown`,
+    /// `deactivated`, `deleted`, ...; `inactive` when the relay gave no reason). Only
+    /// active accounts are readable.
+    pub fn status_label(&self) -> String {
+        if self.active {
+            return ACTIVE_STATUS.to_owned();
+        }
+        match self.status.as_deref().map(str::trim) {
+            Some(status) if !status.is_empty() && !status.eq_ignore_ascii_case(ACTIVE_STATUS) => {
+                status.to_ascii_lowercase()
+            }
+            _ => "inactive".to_owned(),
+        }
+    }
+
+    /// The newest event (greatest `time_us`) per account: replays and reordered events
+    /// must not undo a later change.
+    pub fn newest_per_account(events: &[AccountEvent]) -> Vec<&AccountEvent> {
+        let mut newest: std::collections::BTreeMap<&str, &AccountEvent> = std::collections::BTreeMap::new();
+        for event in events {
+            if newest.get(event.did.as_str()).is_none_or(|seen| seen.time_us < event.time_us) {
+                newest.insert(event.did.as_str(), event);
+            }
+        }
+        newest.into_values().collect()
+    }
+}
+
+/// The stored status of an active account.
+pub const ACTIVE_STATUS: &str = "active";
+
+#[cfg(test)]
+mod account_tests {
+    use super::*;
+
+    fn event(time_us: i64, active: bool, status: Option<&str>) -> AccountEvent {
+        AccountEvent {
+            did: "did:plc:ewvi7nxzyoun6zhxrhs64oiz".parse().expect("DID"),
+            time_us,
+            active,
+            status: status.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn inactive_accounts_keep_the_reason() {
+        assert_eq!(event(1, true, None).status_label(), "active");
+        assert_eq!(event(1, false, Some("takendown")).status_label(), "takendown");
+        assert_eq!(event(1, false, Some("Deleted")).status_label(), "deleted");
+        assert_eq!(event(1, false, None).status_label(), "inactive");
+        assert_eq!(event(1, false, Some("active")).status_label(), "inactive", "inactive, whatever the status says");
+    }
+
+    #[test]
+    fn the_newest_event_per_account_wins() {
+        let events = [event(3, false, Some("takendown")), event(2, true, None), event(1, true, None)];
+        let newest = AccountEvent::newest_per_account(&events);
+        assert_eq!(newest.len(), 1);
+        assert_eq!(newest[0].time_us, 3);
+    }
+}

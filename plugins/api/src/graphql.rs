@@ -283,3 +283,19 @@ pub fn parent_field<T: std::any::Any + Send + Sync>(
         })
     })
 }
+
+/// Like [`parent_field`], for values that also need the [`crate::AppContext`] (e.g. image
+/// URLs, which depend on the instance's image proxy).
+pub fn parent_field_with_app<T: std::any::Any + Send + Sync>(
+    name: &str,
+    ty: async_graphql::dynamic::TypeRef,
+    get: fn(&T, &crate::AppContext) -> Option<async_graphql::Value>,
+) -> Field {
+    Field::new(name, ty, move |ctx| {
+        async_graphql::dynamic::FieldFuture::new(async move {
+            let app = ctx.data::<crate::AppContext>()?;
+            let parent = ctx.parent_value.try_downcast_ref::<T>()?;
+            Ok(get(parent, app).map(async_graphql::dynamic::FieldValue::value))
+        })
+    })
+}

@@ -6,9 +6,14 @@
 //! compile time and found through [`inventory`]; see [`register_plugin!`].
 
 pub mod context;
+pub mod cursor;
 pub mod error;
 pub mod event;
 pub mod graphql;
+pub mod graphql_types;
+pub mod identifiers;
+pub mod identity;
+pub mod images;
 pub mod plugin;
 pub mod syntax;
 pub mod task;
@@ -16,8 +21,9 @@ pub mod xrpc;
 
 pub use context::{AppContext, DbConn, DbPool, InstanceInfo, Viewer};
 pub use error::ApiError;
-pub use event::{AccountEvent, CommitEvent, CommitOp, IdentityEvent};
+pub use event::{ACTIVE_STATUS, AccountEvent, CommitEvent, CommitOp, IdentityEvent};
 pub use graphql::{Registrar, RegistrarError};
+pub use identity::{DidDocument, Freshness, IdentityError, IdentityResolver};
 pub use plugin::{IngestTx, Plugin, PluginRegistration, SkippedEvent, registered_plugins};
 pub use task::{BackgroundTask, TaskContext};
 pub use xrpc::{QueryParams, XrpcHandler, XrpcKind, XrpcMethod, XrpcRequest, XrpcResult};

@@ -1,0 +1,153 @@
+//! GraphQL types shared by every plugin and owned by the server core: the `JSON` scalar
+//! and Relay-style connections (`PageInfo`, `<Node>Connection`, `<Node>Edge`).
+//!
+//! The server registers [`register_shared_types`] once; a plugin paginating a list calls
+//! [`register_connection`] for its node type and returns a [`Connection`] from the field.
+//! Cursors are the opaque keyset cursors of [`crate::cursor`].
+
+use std::any::Any;
+
+use async_graphql::Value;
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, Scalar, TypeRef};
+
+use crate::graphql::{Registrar, RegistrarError};
+
+/// The `JSON` scalar: any JSON value, passed through verbatim (facets, raw records).
+pub const JSON: &str = "JSON";
+/// The `PageInfo` object of every connection.
+pub const PAGE_INFO: &str = "PageInfo";
+
+/// One page of a paginated list: what a connection field resolves to.
+#[derive(Clone, Debug)]
+pub struct Connection<T> {
+    /// The items, each with the cursor of the position just after it.
+    pub edges: Vec<Edge<T>>,
+    /// Whether items follow the last edge.
+    pub has_next_page: bool,
+}
+
+/// An item of a [`Connection`].
+#[derive(Clone, Debug)]
+pub struct Edge<T> {
+    /// Pass as `after` to continue after this item.
+    pub cursor: String,
+    /// The item.
+    pub node: T,
+}
+
+impl<T> Connection<T> {
+    /// The cursor of the last edge, if any.
+    pub fn end_cursor(&self) -> Option<&str> {
+        self.edges.last().map(|e| e.cursor.as_str())
+    }
+}
+
+struct PageInfo {
+    has_next_page: bool,
+    end_cursor: Option<String>,
+}
+
+/// Registers the shared types (the server core calls this once).
+pub fn register_shared_types(registrar: &mut Registrar) -> Result<(), RegistrarError> {
+    registrar.add_type(Scalar::new(JSON).description("Any JSON value, passed through verbatim."))?;
+    registrar.add_type(Object::new(PAGE_INFO).description("Where a page of a connection ends."))?;
+    registrar.add_field(
+        PAGE_INFO,
+        "hasNextPage",
+        Field::new("hasNextPage", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
+            FieldFuture::new(async move {
+                let info = ctx.parent_value.try_downcast_ref::<PageInfo>()?;
+                Ok(Some(Value::from(info.has_next_page)))
+            })
+        })
+        .description("Whether more items follow; request them with `after: endCursor`."),
+    )?;
+    registrar.add_field(
+        PAGE_INFO,
+        "endCursor",
+        Field::new("endCursor", TypeRef::named(TypeRef::STRING), |ctx| {
+            FieldFuture::new(async move {
+                let info = ctx.parent_value.try_downcast_ref::<PageInfo>()?;
+                Ok(info.end_cursor.clone().map(Value::from))
+            })
+        })
+        .description("The cursor of the last item of this page; null when the page is empty."),
+    )
+}
+
+/// The connection type's name for a node type (`Community` → `CommunityConnection`).
+pub fn connection_type(node: &str) -> String {
+    format!("{node}Connection")
+}
+
+/// Registers `<node>Connection { edges nodes pageInfo }` and `<node>Edge { cursor node }`
+/// for a node type whose resolvers take a `T` parent value
+/// (`FieldValue::owned_any(T)`). A connection field returns
+/// `FieldValue::owned_any(Connection<T>)`.
+pub fn register_connection<T: Clone + Any + Send + Sync>(
+    registrar: &mut Registrar,
+    node: &str,
+    description: &str,
+) -> Result<(), RegistrarError> {
+    let connection = connection_type(node);
+    let edge = format!("{node}Edge");
+    registrar.add_type(Object::new(&connection).description(description))?;
+    registrar.add_type(Object::new(&edge).description(format!("A {node} in a page, with its cursor.")))?;
+    registrar.add_field(
+        &connection,
+        "edges",
+        Field::new("edges", TypeRef::named_nn_list_nn(&edge), |ctx| {
+            FieldFuture::new(async move {
+                let page = ctx.parent_value.try_downcast_ref::<Connection<T>>()?;
+                Ok(Some(FieldValue::list(page.edges.iter().cloned().map(FieldValue::owned_any))))
+            })
+        })
+        .description("The page's items with their cursors."),
+    )?;
+    registrar.add_field(
+        &connection,
+        "nodes",
+        Field::new("nodes", TypeRef::named_nn_list_nn(node), |ctx| {
+            FieldFuture::new(async move {
+                let page = ctx.parent_value.try_downcast_ref::<Connection<T>>()?;
+                Ok(Some(FieldValue::list(page.edges.iter().map(|e| FieldValue::owned_any(e.node.clone())))))
+            })
+        })
+        .description("The page's items (the edges' nodes)."),
+    )?;
+    registrar.add_field(
+        &connection,
+        "pageInfo",
+        Field::new("pageInfo", TypeRef::named_nn(PAGE_INFO), |ctx| {
+            FieldFuture::new(async move {
+                let page = ctx.parent_value.try_downcast_ref::<Connection<T>>()?;
+                let info =
+                    PageInfo { has_next_page: page.has_next_page, end_cursor: page.end_cursor().map(str::to_owned) };
+                Ok(Some(FieldValue::owned_any(info)))
+            })
+        })
+        .description("Whether more items follow, and the cursor to request them."),
+    )?;
+    registrar.add_field(
+        &edge,
+        "cursor",
+        Field::new("cursor", TypeRef::named_nn(TypeRef::STRING), |ctx| {
+            FieldFuture::new(async move {
+                let edge = ctx.parent_value.try_downcast_ref::<Edge<T>>()?;
+                Ok(Some(Value::from(edge.cursor.clone())))
+            })
+        })
+        .description("Pass as `after` to continue after this item."),
+    )?;
+    registrar.add_field(
+        &edge,
+        "node",
+        Field::new("node", TypeRef::named_nn(node), |ctx| {
+            FieldFuture::new(async move {
+                let edge = ctx.parent_value.try_downcast_ref::<Edge<T>>()?;
+                Ok(Some(FieldValue::owned_any(edge.node.clone())))
+            })
+        })
+        .description("The item."),
+    )
+}
