@@ -1,0 +1,2 @@
+DROP TABLE identity_handles;
+DROP TABLE identity_did_documents;
