@@ -1,0 +1,93 @@
+//! `Query.communities(sort, search, visibility, first, after)`.
+
+use coves_plugin_api::async_graphql::ErrorExtensions;
+use coves_plugin_api::async_graphql::Value;
+use coves_plugin_api::async_graphql::dynamic::{Enum, EnumItem, Field, FieldFuture, FieldValue, InputValue, TypeRef};
+use coves_plugin_api::graphql_types::{Connection, Edge, connection_type};
+use coves_plugin_api::{ApiError, AppContext, Registrar, RegistrarError};
+
+use super::community::COMMUNITY;
+use crate::service::{CommunityRow, CommunitySort, DEFAULT_LIMIT, ListQuery, Visibility, list_communities};
+
+const SORT: &str = "CommunitySort";
+const VISIBILITY: &str = "CommunityVisibility";
+
+const SORTS: [(&str, CommunitySort, &str); 5] = [
+    ("POPULAR", CommunitySort::Popular, "Most subscribers first."),
+    ("ACTIVE", CommunitySort::Active, "Most posts first."),
+    ("NEW", CommunitySort::New, "Newest first."),
+    ("ALPHABETICAL", CommunitySort::Alphabetical, "By name."),
+    ("RELEVANCE", CommunitySort::Relevance, "Best search match first, then most subscribers (needs `search`)."),
+];
+
+const VISIBILITIES: [(&str, Visibility); 3] =
+    [("PUBLIC", Visibility::Public), ("UNLISTED", Visibility::Unlisted), ("PRIVATE", Visibility::Private)];
+
+pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
+    registrar.add_type(
+        Enum::new(SORT)
+            .description("Orders of community lists; ties go by DID.")
+            .items(SORTS.iter().map(|(name, _, description)| EnumItem::new(*name).description(*description))),
+    )?;
+    registrar.add_type(
+        Enum::new(VISIBILITY)
+            .description("Who may discover a community.")
+            .items(VISIBILITIES.iter().map(|(name, _)| EnumItem::new(*name))),
+    )?;
+    let field = Field::new("communities", TypeRef::named_nn(connection_type(COMMUNITY)), |ctx| {
+        FieldFuture::new(async move {
+            let app = ctx.data::<AppContext>()?;
+            // Explicit nulls count as absent.
+            let arg = |name: &str| ctx.args.get(name).filter(|v| !v.is_null());
+            let search = arg("search").map(|v| v.string()).transpose()?;
+            let sort = match arg("sort") {
+                Some(value) => {
+                    let name = value.enum_name()?;
+                    SORTS.iter().find(|(n, _, _)| *n == name).map(|(_, s, _)| *s).ok_or("unknown sort")?
+                }
+                None if search.is_some_and(|s| !s.trim().is_empty()) => CommunitySort::Relevance,
+                None => CommunitySort::Popular,
+            };
+            let visibility = match arg("visibility") {
+                Some(value) => {
+                    let name = value.enum_name()?;
+                    Some(VISIBILITIES.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).ok_or("unknown visibility")?)
+                }
+                None => None,
+            };
+            let first = match arg("first") {
+                Some(value) => value.i64()?,
+                None => DEFAULT_LIMIT,
+            };
+            let after = arg("after").map(|v| v.string()).transpose()?;
+            let query = ListQuery { sort, visibility, search, limit: first, after };
+            let mut conn = app.conn().await.map_err(|e| e.extend())?;
+            let page = list_communities(&mut conn, &query).await.map_err(|e: ApiError| e.extend())?;
+            let connection = Connection::<CommunityRow> {
+                edges: page.items.into_iter().map(|i| Edge { cursor: i.cursor, node: i.community }).collect(),
+                has_next_page: page.has_more,
+            };
+            Ok(Some(FieldValue::owned_any(connection)))
+        })
+    })
+    .argument(
+        InputValue::new("sort", TypeRef::named(SORT))
+            .description("The order; RELEVANCE when `search` is given, else POPULAR."),
+    )
+    .argument(
+        InputValue::new("search", TypeRef::named(TypeRef::STRING))
+            .description("Only communities whose name, display name or description match (case-insensitive)."),
+    )
+    .argument(InputValue::new("visibility", TypeRef::named(VISIBILITY)).description("Only this visibility."))
+    .argument(
+        InputValue::new("first", TypeRef::named_nn(TypeRef::INT))
+            .default_value(Value::from(DEFAULT_LIMIT))
+            .description("Page size, clamped to 1..100."),
+    )
+    .argument(
+        InputValue::new("after", TypeRef::named(TypeRef::STRING))
+            .description("Continue after this cursor (`pageInfo.endCursor` or an edge's `cursor`)."),
+    )
+    .description("Readable communities, one page at a time.");
+    registrar.add_query_field("communities", field)
+}
