@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_graphql::dynamic::Schema;
-use coves_plugin_api::{AppContext, BackgroundTask, DbPool, InstanceInfo, Plugin, TaskContext};
+use coves_plugin_api::{AppContext, BackgroundTask, DbPool, IdentityResolver, InstanceInfo, Plugin, TaskContext};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::ServiceAuth;
 use crate::config::{Config, Role};
 use crate::db::embedded::EmbeddedPostgres;
 use crate::graphql::{GraphqlLimits, build_schema};
@@ -24,6 +25,8 @@ use crate::{db, http, ingest, plugins, shutdown, telemetry};
 pub struct AppState {
     /// The plugins' view of the server.
     pub app: AppContext,
+    /// Verifies viewers' service-auth tokens (audience: the instance DID).
+    pub auth: ServiceAuth,
     /// The merged GraphQL schema.
     pub schema: Schema,
     /// Its limits (to explain limit errors).
@@ -44,13 +47,16 @@ impl AppState {
         pool: DbPool,
         plugins: &[&'static dyn Plugin],
         instance: InstanceInfo,
+        identity: Arc<dyn IdentityResolver>,
         graphql_limits: GraphqlLimits,
     ) -> anyhow::Result<Self> {
-        let app = AppContext { pool, instance: Arc::new(instance) };
+        let auth = ServiceAuth::new(identity.clone(), instance.did.clone());
+        let app = AppContext { pool, instance: Arc::new(instance), identity };
         let schema = build_schema(plugins, Some(app.clone()), graphql_limits)?;
         let xrpc = XrpcRouter::new(plugins)?;
         Ok(Self {
             app,
+            auth,
             schema,
             graphql_limits,
             xrpc,
@@ -141,10 +147,16 @@ async fn serve_with(config: &Config, plugins: &[&'static dyn Plugin], database_u
         tracing::info!(?applied, "migrations applied");
     }
     let pool = db::connect(database_url, config.database.pool_size, config.database.pool_timeout)?;
-    let instance = InstanceInfo { did: config.instance.instance_did.clone(), domains: config.instance_domains() };
+    let instance = InstanceInfo {
+        did: config.instance.instance_did.clone(),
+        domains: config.instance_domains(),
+        skip_did_web_verification: config.instance.skip_did_web_verification,
+        image_proxy_url: None,
+    };
+    let identity = crate::identity::Resolver::new(config.identity_config()?, pool.clone())?;
     let limits =
         GraphqlLimits { max_depth: config.http.graphql_max_depth, max_complexity: config.http.graphql_max_complexity };
-    let mut state = AppState::new(pool.clone(), plugins, instance, limits)?;
+    let mut state = AppState::new(pool.clone(), plugins, instance, identity, limits)?;
     state.serve_api = config.ingest.role != Role::Ingest;
     let mut tasks: Vec<BackgroundTask> = plugins.iter().flat_map(|p| p.tasks()).collect();
     if config.ingest.role != Role::Api {

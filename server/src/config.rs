@@ -121,6 +121,10 @@ pub struct InstanceConfig {
     /// The PLC directory used to resolve did:plc identities.
     #[arg(long, env = "PLC_URL", default_value = "https://plc.directory")]
     pub plc_url: String,
+    /// Resolve handles with this service's com.atproto.identity.resolveHandle instead of
+    /// DNS and HTTPS (restricted DNS, tests); DID documents must still claim the handle.
+    #[arg(long, env = "HANDLE_RESOLVER_URL")]
+    pub handle_resolver_url: Option<String>,
     /// Skip the did:web check of communities' hostedBy (local development only).
     #[arg(long, env = "SKIP_DID_WEB_VERIFICATION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub skip_did_web_verification: bool,
@@ -190,12 +194,13 @@ impl Config {
                 )),
             }
         }
-        match Url::parse(&self.instance.plc_url) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-            _ => problems.push(format!(
-                "PLC_URL (--plc-url) {:?} must be an http(s) URL such as https://plc.directory",
-                self.instance.plc_url
-            )),
+        if http_url(&self.instance.plc_url).is_none() {
+            problems.push(plc_url_problem(&self.instance.plc_url));
+        }
+        if let Some(raw) = &self.instance.handle_resolver_url
+            && http_url(raw).is_none()
+        {
+            problems.push(handle_resolver_url_problem(raw));
         }
         if let Some(did) = &self.instance.instance_did
             && let Err(e) = did.parse::<Did>()
@@ -215,10 +220,38 @@ impl Config {
         self.jetstream.urls.iter().filter_map(|u| Url::parse(u.trim()).ok()).collect()
     }
 
+    /// Where identities are resolved. Fails, saying what to set, when `PLC_URL` or
+    /// `HANDLE_RESOLVER_URL` is not an http(s) URL (which [`Config::validate`] reports too).
+    pub fn identity_config(&self) -> Result<crate::identity::IdentityConfig, ConfigError> {
+        let refuse = |problem: String| ConfigError { problems: vec![problem] };
+        let plc_url =
+            http_url(&self.instance.plc_url).ok_or_else(|| refuse(plc_url_problem(&self.instance.plc_url)))?;
+        let handle_resolver_url = match &self.instance.handle_resolver_url {
+            Some(raw) => Some(http_url(raw).ok_or_else(|| refuse(handle_resolver_url_problem(raw)))?),
+            None => None,
+        };
+        Ok(crate::identity::IdentityConfig { handle_resolver_url, ..crate::identity::IdentityConfig::new(plc_url) })
+    }
+
     /// The instance domain in its canonical (lowercase) form.
     pub fn instance_domains(&self) -> Vec<String> {
         self.instance.instance_domain.iter().map(|d| d.trim().to_ascii_lowercase()).collect()
     }
+}
+
+/// `raw` parsed, when it is an http(s) URL with a host.
+fn http_url(raw: &str) -> Option<Url> {
+    Url::parse(raw.trim()).ok().filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+}
+
+fn plc_url_problem(raw: &str) -> String {
+    format!("PLC_URL (--plc-url) {raw:?} must be an http(s) URL such as https://plc.directory")
+}
+
+fn handle_resolver_url_problem(raw: &str) -> String {
+    format!(
+        "HANDLE_RESOLVER_URL (--handle-resolver-url) {raw:?} must be an http(s) URL of a service answering com.atproto.identity.resolveHandle, such as https://bsky.social; or unset it to resolve handles by DNS and HTTPS"
+    )
 }
 
 fn instance_domain_problem(domain: &str) -> Option<String> {
@@ -240,4 +273,42 @@ fn instance_domain_problem(domain: &str) -> Option<String> {
         ));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    fn config(args: &[&str]) -> Config {
+        Cli::try_parse_from(std::iter::once("coves-appview").chain(args.iter().copied())).expect("parses").config
+    }
+
+    #[test]
+    fn the_handle_resolver_url_reaches_the_identity_config() {
+        let config = config(&["--handle-resolver-url", "http://127.0.0.1:2583/"]);
+        config.validate().expect("valid");
+        let identity = config.identity_config().expect("valid");
+        assert_eq!(identity.handle_resolver_url.map(String::from).as_deref(), Some("http://127.0.0.1:2583/"));
+        assert_eq!(identity.plc_url.as_str(), "https://plc.directory/");
+    }
+
+    #[test]
+    fn a_bad_identity_url_is_reported_with_what_to_set() {
+        let config = config(&["--handle-resolver-url", "dns://8.8.8.8", "--plc-url", "plc.directory"]);
+        let problems = config.validate().expect_err("invalid").problems;
+        assert!(
+            problems.iter().any(|p| p.starts_with("HANDLE_RESOLVER_URL (--handle-resolver-url) \"dns://8.8.8.8\""))
+        );
+        assert!(problems.iter().any(|p| p.starts_with("PLC_URL (--plc-url) \"plc.directory\"")));
+        let refused = config.identity_config().expect_err("no silent fallback");
+        assert!(refused.to_string().contains("PLC_URL"), "{refused}");
+    }
 }

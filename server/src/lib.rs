@@ -1,6 +1,7 @@
 //! The Coves AppView server: configuration, database, ingest, GraphQL and XRPC.
 
 pub mod app;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod demo;
 pub mod generate;
 pub mod graphql;
 pub mod http;
+pub mod identity;
 pub mod ingest;
 pub mod jetstream;
 pub mod plugins;

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use coves_plugin_api::{ApiError, Plugin, QueryParams, Viewer, XrpcKind, XrpcMethod, XrpcRequest};
+use coves_plugin_api::{ApiError, Plugin, QueryParams, XrpcKind, XrpcMethod, XrpcRequest};
 
 use crate::app::AppState;
+use crate::auth::Endpoint;
 
 /// The largest procedure body read; a larger one is handed over empty (handlers then
 /// answer from a template rather than echoing client data).
@@ -52,10 +53,15 @@ impl XrpcRouter {
 }
 
 /// Handles `GET` and `POST /xrpc/<nsid>`.
+///
+/// A refused bearer token never fails the request by itself (COVES_API §4.0: the mobile
+/// app signs out on 401): the handler gets an anonymous [`coves_plugin_api::Viewer`] that
+/// remembers why, and answers 401 only if it requires a viewer.
 pub async fn dispatch(
     State(state): State<AppState>,
     Path(nsid): Path<String>,
     method: Method,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Response {
@@ -80,7 +86,8 @@ pub async fn dispatch(
     } else {
         Vec::new()
     };
-    let request = XrpcRequest { app: state.app.clone(), viewer: Viewer::anonymous(), params, body };
+    let viewer = state.auth.viewer(headers.get(header::AUTHORIZATION), Endpoint::Xrpc(&nsid)).await;
+    let request = XrpcRequest { app: state.app.clone(), viewer, params, body };
     match (xrpc_method.handler)(request).await {
         Ok(value) => json_response(StatusCode::OK, &value),
         Err(error) => error_response(&error),

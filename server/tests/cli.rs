@@ -108,7 +108,7 @@ async fn serve_without_database_url_runs_its_own_postgres_and_stops_it_on_ctrl_c
         .expect("JSON");
     assert_eq!(introspection["data"]["__schema"]["queryType"]["name"], "Query");
     let profile = http
-        .get(format!("{base}/xrpc/social.coves.actor.getProfile?actor=did:plc:nobody00000000000000000"))
+        .get(format!("{base}/xrpc/social.coves.actor.getProfile?actor=did:plc:nobody222222222222222222"))
         .send()
         .await
         .expect("GET xrpc");

@@ -78,6 +78,7 @@ async fn graphql_answers_get_queries_and_introspection() {
         response.body,
         json!({"data": {"appview": {"plugins": [
             {"name": "actor", "collections": ["social.coves.actor.profile"]},
+            {"name": "community", "collections": ["social.coves.community.profile"]},
             {"name": "vote", "collections": ["social.coves.feed.vote"]}
         ]}}})
     );

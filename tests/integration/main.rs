@@ -1,7 +1,10 @@
 //! Black-box integration tests: real PostgreSQL, real HTTP and websockets.
 
 mod actor;
+mod auth;
+mod community;
 mod http;
+mod identity;
 mod ingest;
 mod migrations;
 mod schema;

@@ -95,13 +95,22 @@ fn two_plugins_serving_one_xrpc_method_are_refused() {
 fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
     let plugins = coves_appview::plugins::linked().expect("valid plugin set");
     let names: Vec<_> = plugins.iter().map(|p| p.name()).collect();
-    assert_eq!(names, ["actor", "vote"]);
+    assert_eq!(names, ["actor", "community", "vote"]);
     let methods: Vec<_> = XrpcRouter::new(&plugins)
         .expect("no clashes")
         .methods()
         .map(|(nsid, _, owner)| format!("{nsid} ({owner})"))
         .collect();
-    assert_eq!(methods, ["social.coves.actor.getProfile (actor)", "social.coves.actor.getprofile (actor)"]);
+    assert_eq!(
+        methods,
+        [
+            "social.coves.actor.getProfile (actor)",
+            "social.coves.actor.getprofile (actor)",
+            "social.coves.community.get (community)",
+            "social.coves.community.list (community)",
+            "social.coves.community.search (community)",
+        ]
+    );
     let collections = coves_appview::ingest::Ingestor::new(plugins).expect("one plugin per collection").collections();
-    assert_eq!(collections, ["social.coves.actor.profile", "social.coves.feed.vote"]);
+    assert_eq!(collections, ["social.coves.actor.profile", "social.coves.community.profile", "social.coves.feed.vote"]);
 }

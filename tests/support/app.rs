@@ -1,13 +1,17 @@
 //! A real server on a free loopback port over a fresh database.
 
+use std::sync::Arc;
+
 use coves_appview::app::{AppState, RunningServer};
 use coves_appview::graphql::GraphqlLimits;
+use coves_appview::identity::Resolver;
 use coves_appview::ingest::{BatchOutcome, Event, Ingestor};
-use coves_plugin_api::{DbPool, InstanceInfo, Plugin};
+use coves_plugin_api::{AppContext, DbPool, InstanceInfo, Plugin};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::{TestDb, linked_plugins};
+use crate::network::FakeNetwork;
 
 /// A started server and what a test needs to talk to it.
 pub struct TestApp {
@@ -21,6 +25,13 @@ pub struct TestApp {
     pub ingestor: Ingestor,
     /// A plain HTTP client.
     pub http: reqwest::Client,
+    /// What the server's plugins see (pool, instance, identity).
+    pub app: AppContext,
+    /// The outside network the server's identity resolver talks to (PLC directory,
+    /// handle resolution, HTTPS hosts, DNS); add identities to it.
+    pub network: FakeNetwork,
+    /// The server's identity resolver (also `app.identity`).
+    pub identity: Arc<Resolver>,
     server: Option<RunningServer>,
 }
 
@@ -43,11 +54,33 @@ impl TestApp {
 
     /// A server with a chosen plugin set and GraphQL limits.
     pub async fn with_plugins(plugins: Vec<&'static dyn Plugin>, limits: GraphqlLimits) -> Self {
+        Self::with_options(plugins, limits, |_| {}).await
+    }
+
+    /// A server with every linked plugin and instance settings changed by `configure`
+    /// (e.g. `skip_did_web_verification`).
+    pub async fn with_instance(configure: impl FnOnce(&mut InstanceInfo)) -> Self {
+        Self::with_options(linked_plugins(), GraphqlLimits::default(), configure).await
+    }
+
+    async fn with_options(
+        plugins: Vec<&'static dyn Plugin>,
+        limits: GraphqlLimits,
+        configure: impl FnOnce(&mut InstanceInfo),
+    ) -> Self {
         let plugins = coves_appview::plugins::order(plugins).expect("valid plugin set");
         let db = TestDb::new().await;
         let pool = coves_appview::db::connect(db.url(), 4, std::time::Duration::from_secs(5)).expect("pool");
-        let instance = InstanceInfo { did: Some("did:web:appview.test".into()), domains: vec!["coves.test".into()] };
-        let state = AppState::new(pool.clone(), &plugins, instance, limits).expect("app state");
+        let mut instance = InstanceInfo {
+            did: Some("did:web:appview.test".into()),
+            domains: vec!["coves.test".into()],
+            ..InstanceInfo::default()
+        };
+        configure(&mut instance);
+        let network = FakeNetwork::start().await;
+        let identity = Resolver::new(network.identity_config(), pool.clone()).expect("identity resolver");
+        let state = AppState::new(pool.clone(), &plugins, instance, identity.clone(), limits).expect("app state");
+        let app = state.app.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let tasks = plugins.iter().flat_map(|p| p.tasks()).collect();
         let server = RunningServer::start(listener, state, tasks, CancellationToken::new()).expect("server starts");
@@ -57,8 +90,16 @@ impl TestApp {
             db,
             pool,
             http: reqwest::Client::new(),
+            app,
+            network,
+            identity,
             server: Some(server),
         }
+    }
+
+    /// What the server's plugins and tasks see.
+    pub fn app_context(&self) -> AppContext {
+        self.app.clone()
     }
 
     /// The websocket URL of `/graphql`.

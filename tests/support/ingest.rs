@@ -9,7 +9,7 @@ use std::time::Duration;
 use coves_appview::generate::{Options, Summary, generate};
 use coves_appview::ingest::{IngestConfig, IngestStatus, Ingestor, load_cursor, pipeline::STREAM};
 use coves_appview::jetstream::client::ClientConfig;
-use coves_plugin_api::{AppContext, InstanceInfo, TaskContext};
+use coves_plugin_api::TaskContext;
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 use tokio_util::sync::CancellationToken;
@@ -61,7 +61,7 @@ impl TestApp {
         let config = IngestConfig { batch_size, batch_wait: Duration::from_millis(20) };
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let app = AppContext { pool: self.pool.clone(), instance: Arc::new(InstanceInfo::default()) };
+        let app = self.app_context();
         let status = Arc::new(IngestStatus::default());
         for task in coves_appview::ingest::tasks(self.pool.clone(), ingestor, client, config, status) {
             let ctx = TaskContext { app: app.clone(), shutdown: shutdown.clone() };

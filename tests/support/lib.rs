@@ -2,9 +2,11 @@
 //! free port, event factories and small protocol clients.
 
 pub mod app;
+pub mod auth;
 pub mod db;
 pub mod events;
 pub mod ingest;
+pub mod network;
 pub mod ws;
 
 pub use app::TestApp;

@@ -5,19 +5,25 @@ mod ingest;
 mod record;
 pub mod schema;
 mod service;
+mod status;
+mod verify;
 mod xrpc;
 
 use coves_plugin_api::diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use coves_plugin_api::{CommitEvent, IngestTx, Plugin, Registrar, RegistrarError, XrpcMethod, async_trait};
+use coves_plugin_api::{
+    AccountEvent, BackgroundTask, CommitEvent, IdentityEvent, IngestTx, Plugin, Registrar, RegistrarError, XrpcMethod,
+    async_trait,
+};
 
-pub use service::{ActorRow, find_actor};
+pub use service::{ActorRow, find_actor, find_actor_by_did, resolve_actor};
 
 /// The profile collection this plugin indexes.
 pub const PROFILE_COLLECTION: &str = "social.coves.actor.profile";
 
 static MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/actor");
 
-/// Indexes actor profiles and serves `actor(id:)` and `social.coves.actor.getProfile`.
+/// Indexes actor profiles, follows identity and account events, verifies handles, and
+/// serves `actor(id:)` and `social.coves.actor.getProfile`.
 pub struct ActorPlugin;
 
 #[async_trait]
@@ -38,12 +44,32 @@ impl Plugin for ActorPlugin {
         ingest::apply_profiles(tx, batch).await
     }
 
+    fn wants_identity_events(&self) -> bool {
+        true
+    }
+
+    fn wants_account_events(&self) -> bool {
+        true
+    }
+
+    async fn on_identity(&self, tx: &mut IngestTx<'_>, events: &[IdentityEvent]) -> anyhow::Result<()> {
+        status::apply_identity(tx, events).await
+    }
+
+    async fn on_account(&self, tx: &mut IngestTx<'_>, events: &[AccountEvent]) -> anyhow::Result<()> {
+        status::apply_account(tx, events).await
+    }
+
     fn register_graphql(&self, registrar: &mut Registrar) -> Result<(), RegistrarError> {
         graphql::register(registrar)
     }
 
     fn xrpc_methods(&self) -> Vec<XrpcMethod> {
         xrpc::methods()
+    }
+
+    fn tasks(&self) -> Vec<BackgroundTask> {
+        vec![BackgroundTask::new("actor-identity-checks", verify::run)]
     }
 }
 

@@ -14,5 +14,11 @@ diesel::table! {
         profile_rev -> Nullable<Text>,
         first_seen_at -> Timestamptz,
         indexed_at -> Timestamptz,
+        pds_endpoint -> Nullable<Text>,
+        handle_verified_at -> Nullable<Timestamptz>,
+        handle_error -> Nullable<Text>,
+        verify_after -> Nullable<Timestamptz>,
+        status -> Text,
+        status_time_us -> Nullable<BigInt>,
     }
 }

@@ -3,11 +3,14 @@
 use chrono::{DateTime, Utc};
 use coves_plugin_api::diesel::prelude::*;
 use coves_plugin_api::diesel_async::{AsyncPgConnection, RunQueryDsl};
-use coves_plugin_api::syntax::AtIdentifier;
+use coves_plugin_api::identifiers::ActorId;
+use coves_plugin_api::images::{ImagePreset, blob_url};
+use coves_plugin_api::{ApiError, AppContext, Freshness, IdentityError};
 
 use crate::schema::actors;
+use coves_plugin_api::ACTIVE_STATUS as ACTIVE;
 
-/// An indexed actor.
+/// An indexed, active actor.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = actors)]
 pub struct ActorRow {
@@ -17,6 +20,7 @@ pub struct ActorRow {
     pub bio: Option<String>,
     pub avatar_cid: Option<String>,
     pub banner_cid: Option<String>,
+    pub pds_endpoint: Option<String>,
     pub profile_created_at: Option<DateTime<Utc>>,
     pub first_seen_at: DateTime<Utc>,
     pub indexed_at: DateTime<Utc>,
@@ -32,28 +36,63 @@ impl ActorRow {
     pub fn handle_or_did(&self) -> &str {
         self.handle.as_deref().unwrap_or(&self.did)
     }
-}
 
-/// Finds an actor by DID or (verified, indexed) handle.
-pub async fn find_actor(conn: &mut AsyncPgConnection, id: &AtIdentifier) -> QueryResult<Option<ActorRow>> {
-    let query = actors::table.select(ActorRow::as_select()).into_boxed();
-    let query = match id {
-        AtIdentifier::Did(did) => query.filter(actors::did.eq(did.as_str())),
-        AtIdentifier::Handle(handle) => query.filter(actors::handle.eq(handle.as_str().to_ascii_lowercase())),
-    };
-    query.first(conn).await.optional()
-}
-
-/// Parses an actor identifier from a request: a DID, a handle, or `@handle`.
-pub fn parse_actor_id(raw: &str) -> Result<AtIdentifier, coves_plugin_api::ApiError> {
-    let trimmed = raw.trim();
-    let candidate = trimmed.strip_prefix('@').unwrap_or(trimmed);
-    if candidate.len() <= 2048
-        && let Ok(id) = candidate.parse::<AtIdentifier>()
-    {
-        return Ok(id);
+    /// The absolute URL of the avatar, when there is one and a URL can be made.
+    pub fn avatar_url(&self, app: &AppContext, preset: ImagePreset) -> Option<String> {
+        let cid = self.avatar_cid.as_deref()?;
+        blob_url(&app.instance, self.pds_endpoint.as_deref(), &self.did, cid, preset)
     }
-    Err(coves_plugin_api::ApiError::invalid_request(format!(
-        "actor {raw:?} must be a DID (did:plc:… or did:web:…) or a handle (alice.example.com or @alice.example.com)"
-    )))
+
+    /// The absolute URL of the banner, when there is one and a URL can be made.
+    pub fn banner_url(&self, app: &AppContext) -> Option<String> {
+        let cid = self.banner_cid.as_deref()?;
+        blob_url(&app.instance, self.pds_endpoint.as_deref(), &self.did, cid, ImagePreset::Banner)
+    }
+}
+
+/// Finds an active actor by DID.
+pub async fn find_actor_by_did(conn: &mut AsyncPgConnection, did: &str) -> QueryResult<Option<ActorRow>> {
+    actors::table
+        .select(ActorRow::as_select())
+        .filter(actors::did.eq(did))
+        .filter(actors::status.eq(ACTIVE))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Resolves an actor identifier to a DID (§3.3): a DID as given; a handle among the
+/// verified handles of known actors, else through identity resolution (verified both
+/// ways). `Ok(None)` when the handle does not resolve.
+pub async fn resolve_actor(
+    app: &AppContext,
+    conn: &mut AsyncPgConnection,
+    id: &ActorId,
+) -> Result<Option<String>, ApiError> {
+    let handle = match id {
+        ActorId::Did(did) => return Ok(Some(did.as_str().to_owned())),
+        ActorId::Handle(handle) => handle,
+    };
+    let known: Option<String> =
+        actors::table.select(actors::did).filter(actors::handle.eq(handle.as_str())).first(conn).await.optional()?;
+    if known.is_some() {
+        return Ok(known);
+    }
+    match app.identity.resolve_handle(handle, Freshness::Cached).await {
+        Ok(did) => Ok(Some(did.as_str().to_owned())),
+        Err(IdentityError::NotFound(_) | IdentityError::Invalid(_)) => Ok(None),
+        Err(IdentityError::Unavailable(reason)) => {
+            tracing::warn!(%handle, reason, "handle resolution unavailable");
+            Err(ApiError::not_ready(format!("could not resolve the handle {handle} right now; retry shortly")))
+        }
+    }
+}
+
+/// Finds an active actor by identifier.
+pub async fn find_actor(app: &AppContext, id: &ActorId) -> Result<Option<ActorRow>, ApiError> {
+    let mut conn = app.conn().await?;
+    match resolve_actor(app, &mut conn, id).await? {
+        Some(did) => Ok(find_actor_by_did(&mut conn, &did).await?),
+        None => Ok(None),
+    }
 }

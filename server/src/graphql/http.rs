@@ -5,12 +5,15 @@ use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Data, ErrorExtensionValues, Response, ServerError, Value};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
-use axum::http::header;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use coves_plugin_api::Viewer;
+use serde_json::json;
 
 use super::GraphqlLimits;
 use crate::app::AppState;
+use crate::auth::{Endpoint, ServiceAuth, connection_init_token};
+use crate::xrpc::json_response;
 
 /// `GET /graphql`: a websocket upgrade for subscriptions, or a query in the query string.
 pub async fn graphql_get(State(state): State<AppState>, request: Request) -> HttpResponse {
@@ -30,18 +33,48 @@ pub async fn graphql_get(State(state): State<AppState>, request: Request) -> Htt
         Err(rejection) => return rejection.into_response(),
     };
     let schema = state.schema.clone();
+    let auth = state.auth.clone();
+    let header = parts.headers.get(header::AUTHORIZATION).cloned();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(|_payload| async move {
+                .on_connection_init(move |payload| async move {
+                    let viewer = websocket_viewer(&auth, &payload, header.as_ref()).await;
+                    if let Some(reason) = viewer.token_error {
+                        return Err(async_graphql::Error::new(close_reason(&reason)));
+                    }
                     let mut data = Data::default();
-                    data.insert(Viewer::anonymous());
+                    data.insert(viewer);
                     Ok(data)
                 })
                 .serve()
         })
         .into_response()
+}
+
+/// The viewer of a websocket: the token in the `connection_init` payload, else the upgrade
+/// request's `Authorization` header, else anonymous.
+async fn websocket_viewer(auth: &ServiceAuth, payload: &serde_json::Value, header: Option<&HeaderValue>) -> Viewer {
+    match connection_init_token(payload) {
+        Ok(Some(token)) => auth.viewer_for_token(token, Endpoint::Graphql).await,
+        Ok(None) => auth.viewer(header, Endpoint::Graphql).await,
+        Err(error) => Viewer::refused(error.to_string()),
+    }
+}
+
+/// A websocket close reason must fit a control frame (123 bytes).
+fn close_reason(reason: &str) -> String {
+    let mut text = format!("InvalidToken: {reason}");
+    if text.len() > 123 {
+        let mut end = 120;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text
 }
 
 /// `POST /graphql`: a query or mutation in a JSON body.
@@ -50,13 +83,26 @@ pub async fn graphql_post(State(state): State<AppState>, request: Request) -> Ht
 }
 
 async fn graphql_http(state: AppState, request: Request) -> HttpResponse {
+    let viewer = state.auth.viewer(request.headers().get(header::AUTHORIZATION), Endpoint::Graphql).await;
+    if let Some(reason) = &viewer.token_error {
+        return invalid_token(reason);
+    }
     let request =
         match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(request, &()).await {
             Ok(request) => request.into_inner(),
             Err(rejection) => return rejection.into_response(),
         };
-    let response = state.schema.execute(request.data(Viewer::anonymous())).await;
+    let response = state.schema.execute(request.data(viewer)).await;
     GraphQLResponse::from(explain_limit_errors(response, state.graphql_limits)).into_response()
+}
+
+/// 401 for a presented token that was refused, GraphQL-shaped; without a token the request
+/// would have been anonymous (docs/adr/0005).
+fn invalid_token(reason: &str) -> HttpResponse {
+    let body = json!({"errors": [{"message": reason, "extensions": {"code": "InvalidToken"}}]});
+    let mut response = json_response(StatusCode::UNAUTHORIZED, &body);
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+    response
 }
 
 /// async-graphql's limit errors do not say what the limit is; clients need to know.
@@ -89,4 +135,16 @@ fn with_code(mut error: ServerError, code: &str) -> ServerError {
     extensions.set("code", Value::from(code));
     error.extensions = Some(extensions);
     error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::close_reason;
+
+    #[test]
+    fn auth_close_reasons_fit_a_websocket_control_frame() {
+        assert_eq!(close_reason("the token expired 90 s ago"), "InvalidToken: the token expired 90 s ago");
+        let long = close_reason(&"é".repeat(200));
+        assert!(long.len() <= 123 && long.starts_with("InvalidToken: ") && long.ends_with("..."), "{long}");
+    }
 }

@@ -42,6 +42,8 @@ pub fn build_schema(
 
 /// What the server itself exposes: a description of this AppView and its plugins.
 fn register_core(registrar: &mut Registrar, plugins: &[&'static dyn Plugin]) -> Result<(), RegistrarError> {
+    // `JSON` and `PageInfo`, which every plugin may use.
+    coves_plugin_api::graphql_types::register_shared_types(registrar)?;
     registrar
         .add_type(Object::new("AppView").description("This AppView: its version and the lexicon plugins it serves."))?;
     registrar.add_type(Object::new("PluginInfo").description("A lexicon plugin linked into this AppView."))?;

@@ -5,7 +5,9 @@ use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, FieldValue, I
 use coves_plugin_api::{AppContext, Registrar, RegistrarError};
 
 use super::actor::ACTOR;
-use crate::service::{find_actor, parse_actor_id};
+use coves_plugin_api::identifiers::parse_actor_id;
+
+use crate::service::find_actor;
 
 pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
     let field = Field::new("actor", TypeRef::named(ACTOR), |ctx| {
@@ -13,12 +15,11 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
             let app = ctx.data::<AppContext>()?;
             let raw = ctx.args.try_get("id")?.string()?;
             let id = parse_actor_id(raw).map_err(|e| e.extend())?;
-            let mut conn = app.conn().await.map_err(|e| e.extend())?;
-            let actor = find_actor(&mut conn, &id).await.map_err(|e| coves_plugin_api::ApiError::from(e).extend())?;
+            let actor = find_actor(app, &id).await.map_err(|e| e.extend())?;
             Ok(actor.map(FieldValue::owned_any))
         })
     })
     .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::STRING)).description("A DID, handle, or @handle."))
-    .description("An actor by DID or handle; null when the AppView does not know it.");
+    .description("An actor by DID or handle; null when the AppView does not know it or the account is not active.");
     registrar.add_query_field("actor", field)
 }

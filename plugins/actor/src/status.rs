@@ -1,0 +1,45 @@
+//! Jetstream identity and account events for known actors.
+//!
+//! Both only touch actors the AppView already knows: the network has far more accounts
+//! than Coves has users, and an account that never wrote a Coves record has nothing here
+//! to hide or re-verify. Nothing in this module makes network calls (it runs inside the
+//! ingest transaction): an identity event only marks the actor due for re-verification,
+//! which [`crate::verify`] does outside the transaction.
+
+use coves_plugin_api::diesel::sql_types::{Array, BigInt, Text};
+use coves_plugin_api::diesel_async::RunQueryDsl;
+use coves_plugin_api::{AccountEvent, IdentityEvent, IngestTx};
+
+/// Marks the actors named by identity events due for an identity check (their handle or
+/// DID document changed).
+pub async fn apply_identity(tx: &mut IngestTx<'_>, events: &[IdentityEvent]) -> anyhow::Result<()> {
+    let dids: Vec<&str> = events.iter().map(|e| e.did.as_str()).collect();
+    diesel::sql_query(
+        "UPDATE actors SET verify_after = now() -- actor: identity event
+         WHERE did = ANY($1::text[]) AND (verify_after IS NULL OR verify_after > now())",
+    )
+    .bind::<Array<Text>, _>(&dids)
+    .execute(tx.conn)
+    .await?;
+    Ok(())
+}
+
+/// Records account status changes; the newest event per account wins, so replays and
+/// reordered events cannot resurrect a taken-down account.
+pub async fn apply_account(tx: &mut IngestTx<'_>, events: &[AccountEvent]) -> anyhow::Result<()> {
+    let newest = AccountEvent::newest_per_account(events);
+    let dids: Vec<&str> = newest.iter().map(|e| e.did.as_str()).collect();
+    let statuses: Vec<String> = newest.iter().map(|e| e.status_label()).collect();
+    let times: Vec<i64> = newest.iter().map(|e| e.time_us).collect();
+    diesel::sql_query(
+        "UPDATE actors a SET status = e.status, status_time_us = e.time_us -- actor: account events
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS e(did, status, time_us)
+         WHERE a.did = e.did AND (a.status_time_us IS NULL OR a.status_time_us < e.time_us)",
+    )
+    .bind::<Array<Text>, _>(&dids)
+    .bind::<Array<Text>, _>(&statuses)
+    .bind::<Array<BigInt>, _>(&times)
+    .execute(tx.conn)
+    .await?;
+    Ok(())
+}
