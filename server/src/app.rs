@@ -151,14 +151,15 @@ async fn serve_with(config: &Config, plugins: &[&'static dyn Plugin], database_u
         did: config.instance.instance_did.clone(),
         domains: config.instance_domains(),
         skip_did_web_verification: config.instance.skip_did_web_verification,
-        image_proxy_url: None,
+        image_proxy_url: config.instance.image_proxy_url.as_ref().map(|u| u.trim().trim_end_matches('/').to_owned()),
     };
     let identity = crate::identity::Resolver::new(config.identity_config()?, pool.clone())?;
     let limits =
         GraphqlLimits { max_depth: config.http.graphql_max_depth, max_complexity: config.http.graphql_max_complexity };
+    let mut tasks: Vec<BackgroundTask> = plugins.iter().flat_map(|p| p.tasks()).collect();
+    tasks.push(identity.purge_task());
     let mut state = AppState::new(pool.clone(), plugins, instance, identity, limits)?;
     state.serve_api = config.ingest.role != Role::Ingest;
-    let mut tasks: Vec<BackgroundTask> = plugins.iter().flat_map(|p| p.tasks()).collect();
     if config.ingest.role != Role::Api {
         let status = Arc::new(IngestStatus::default());
         state.ingest = Some((status.clone(), config.ingest.ready_max_lag));

@@ -125,6 +125,10 @@ pub struct InstanceConfig {
     /// DNS and HTTPS (restricted DNS, tests); DID documents must still claim the handle.
     #[arg(long, env = "HANDLE_RESOLVER_URL")]
     pub handle_resolver_url: Option<String>,
+    /// Base URL of an image proxy/CDN serving `{base}/img/{preset}/plain/{did}/{cid}`;
+    /// without it image URLs point at each blob's owner PDS (`com.atproto.sync.getBlob`).
+    #[arg(long, env = "IMAGE_PROXY_URL")]
+    pub image_proxy_url: Option<String>,
     /// Skip the did:web check of communities' hostedBy (local development only).
     #[arg(long, env = "SKIP_DID_WEB_VERIFICATION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub skip_did_web_verification: bool,
@@ -201,6 +205,13 @@ impl Config {
             && http_url(raw).is_none()
         {
             problems.push(handle_resolver_url_problem(raw));
+        }
+        if let Some(raw) = &self.instance.image_proxy_url
+            && http_url(raw).is_none()
+        {
+            problems.push(format!(
+                "IMAGE_PROXY_URL (--image-proxy-url) {raw:?} must be an http(s) URL such as https://images.coves.example.com, or unset to link images on their owners' PDS"
+            ));
         }
         if let Some(did) = &self.instance.instance_did
             && let Err(e) = did.parse::<Did>()

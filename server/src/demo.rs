@@ -8,6 +8,7 @@ use anyhow::Context;
 use chrono::Utc;
 
 use crate::config::Config;
+use crate::directory::LocalDirectory;
 use crate::generate::{Options, generate};
 use crate::replay::ReplayServer;
 
@@ -38,12 +39,18 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     std::io::Write::flush(&mut out)?;
     drop(out);
 
+    // Every generated account resolves through a local directory, so handles are verified
+    // as in production.
+    let directory = LocalDirectory::start(&events).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let replay = ReplayServer::start(listener, events, Some(DEMO_RATE)).await?;
     tracing::info!(jetstream = %replay.url(), events = DEMO_EVENTS, rate = DEMO_RATE, "demo: replaying generated Coves activity");
 
     config.jetstream.urls = vec![replay.url()];
+    config.instance.plc_url = directory.url().to_owned();
+    config.instance.handle_resolver_url = Some(directory.url().to_owned());
     config.ingest.ready_max_lag = Duration::ZERO;
+    // The generated communities' host (did:web:<domain>) has no did.json to fetch.
     config.instance.skip_did_web_verification = true;
     config.instance.instance_domain.get_or_insert_with(|| options.domain.clone());
     if config.database.database_url.is_none() {
@@ -51,5 +58,6 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     }
     let result = crate::app::serve(config).await;
     replay.stop().await;
+    drop(directory);
     result
 }

@@ -6,6 +6,7 @@ mod community;
 mod http;
 mod identity;
 mod ingest;
+mod ingest_order;
 mod migrations;
 mod schema;
 mod test_plugins;

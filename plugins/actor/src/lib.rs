@@ -52,6 +52,12 @@ impl Plugin for ActorPlugin {
         true
     }
 
+    /// Identity events only mark rows for a later check and account events only set the
+    /// status (newest `time_us` wins); profile commits touch neither.
+    fn orders_account_events_with_commits(&self) -> bool {
+        false
+    }
+
     async fn on_identity(&self, tx: &mut IngestTx<'_>, events: &[IdentityEvent]) -> anyhow::Result<()> {
         status::apply_identity(tx, events).await
     }

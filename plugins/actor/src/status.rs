@@ -6,9 +6,9 @@
 //! ingest transaction): an identity event only marks the actor due for re-verification,
 //! which [`crate::verify`] does outside the transaction.
 
-use coves_plugin_api::diesel::sql_types::{Array, BigInt, Text};
+use coves_plugin_api::diesel::sql_types::{Array, Text};
 use coves_plugin_api::diesel_async::RunQueryDsl;
-use coves_plugin_api::{AccountEvent, IdentityEvent, IngestTx};
+use coves_plugin_api::{AccountEvent, IdentityEvent, IngestTx, store_account_status};
 
 /// Marks the actors named by identity events due for an identity check (their handle or
 /// DID document changed).
@@ -24,22 +24,8 @@ pub async fn apply_identity(tx: &mut IngestTx<'_>, events: &[IdentityEvent]) -> 
     Ok(())
 }
 
-/// Records account status changes; the newest event per account wins, so replays and
-/// reordered events cannot resurrect a taken-down account.
+/// Records account status changes (see [`store_account_status`]).
 pub async fn apply_account(tx: &mut IngestTx<'_>, events: &[AccountEvent]) -> anyhow::Result<()> {
-    let newest = AccountEvent::newest_per_account(events);
-    let dids: Vec<&str> = newest.iter().map(|e| e.did.as_str()).collect();
-    let statuses: Vec<String> = newest.iter().map(|e| e.status_label()).collect();
-    let times: Vec<i64> = newest.iter().map(|e| e.time_us).collect();
-    diesel::sql_query(
-        "UPDATE actors a SET status = e.status, status_time_us = e.time_us -- actor: account events
-         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS e(did, status, time_us)
-         WHERE a.did = e.did AND (a.status_time_us IS NULL OR a.status_time_us < e.time_us)",
-    )
-    .bind::<Array<Text>, _>(&dids)
-    .bind::<Array<Text>, _>(&statuses)
-    .bind::<Array<BigInt>, _>(&times)
-    .execute(tx.conn)
-    .await?;
+    store_account_status(tx.conn, "actors", events).await?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use coves_plugin_api::diesel::sql_types::{Integer, Nullable, Text, Timestamptz};
 use coves_plugin_api::diesel::{QueryableByName, sql_query};
 use coves_plugin_api::diesel_async::{AsyncConnection, RunQueryDsl};
 use coves_plugin_api::syntax::Did;
-use coves_plugin_api::{AppContext, Freshness, IdentityError, TaskContext};
+use coves_plugin_api::{AppContext, Freshness, IdentityError, TaskContext, poll_rounds};
 use futures::StreamExt;
 
 /// Actors claimed per round.
@@ -27,25 +27,17 @@ const IDLE: Duration = Duration::from_millis(500);
 
 /// Runs until shutdown.
 pub async fn run(ctx: TaskContext) -> anyhow::Result<()> {
-    loop {
-        let claimed = match claim(&ctx.app).await {
-            Ok(claimed) => claimed,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not claim actors for identity checks; retrying");
-                Vec::new()
-            }
-        };
+    poll_rounds(&ctx.shutdown, IDLE, || async {
+        let claimed = claim(&ctx.app).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not claim actors for identity checks; retrying");
+            Vec::new()
+        });
         let full = claimed.len() == BATCH as usize;
         futures::stream::iter(claimed).for_each_concurrent(CONCURRENCY, |row| check(&ctx.app, row)).await;
-        if !full {
-            tokio::select! {
-                () = ctx.shutdown.cancelled() => return Ok(()),
-                () = tokio::time::sleep(IDLE) => {}
-            }
-        } else if ctx.shutdown.is_cancelled() {
-            return Ok(());
-        }
-    }
+        full
+    })
+    .await;
+    Ok(())
 }
 
 #[derive(QueryableByName)]

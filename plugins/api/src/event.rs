@@ -116,6 +116,34 @@ impl AccountEvent {
 /// The stored status of an active account.
 pub const ACTIVE_STATUS: &str = "active";
 
+/// Stores account status changes in `table`, a plugin table keyed by `did` with the
+/// columns `status text` and `status_time_us bigint` (see the actor and community
+/// plugins). Rows of unknown accounts are not created; the newest event per account wins,
+/// and an event older than the stored one changes nothing, so replays cannot undo a
+/// later takedown or reactivation.
+pub async fn store_account_status(
+    conn: &mut diesel_async::AsyncPgConnection,
+    table: &'static str,
+    events: &[AccountEvent],
+) -> diesel::QueryResult<usize> {
+    use diesel::sql_types::{Array, BigInt, Text};
+    use diesel_async::RunQueryDsl;
+    let newest = AccountEvent::newest_per_account(events);
+    let dids: Vec<&str> = newest.iter().map(|e| e.did.as_str()).collect();
+    let statuses: Vec<String> = newest.iter().map(|e| e.status_label()).collect();
+    let times: Vec<i64> = newest.iter().map(|e| e.time_us).collect();
+    diesel::sql_query(format!(
+        "/* {table}: account events */ UPDATE {table} t SET status = e.status, status_time_us = e.time_us \
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS e(did, status, time_us) \
+         WHERE t.did = e.did AND (t.status_time_us IS NULL OR t.status_time_us < e.time_us)"
+    ))
+    .bind::<Array<Text>, _>(&dids)
+    .bind::<Array<Text>, _>(&statuses)
+    .bind::<Array<BigInt>, _>(&times)
+    .execute(conn)
+    .await
+}
+
 #[cfg(test)]
 mod account_tests {
     use super::*;

@@ -21,11 +21,11 @@ pub mod xrpc;
 
 pub use context::{AppContext, DbConn, DbPool, InstanceInfo, Viewer};
 pub use error::ApiError;
-pub use event::{ACTIVE_STATUS, AccountEvent, CommitEvent, CommitOp, IdentityEvent};
+pub use event::{ACTIVE_STATUS, AccountEvent, CommitEvent, CommitOp, IdentityEvent, store_account_status};
 pub use graphql::{Registrar, RegistrarError};
 pub use identity::{DidDocument, Freshness, IdentityError, IdentityResolver};
 pub use plugin::{IngestTx, Plugin, PluginRegistration, SkippedEvent, registered_plugins};
-pub use task::{BackgroundTask, TaskContext};
+pub use task::{BackgroundTask, TaskContext, poll_rounds};
 pub use xrpc::{QueryParams, XrpcHandler, XrpcKind, XrpcMethod, XrpcRequest, XrpcResult};
 
 // Re-exported so plugin crates use exactly the versions the server was built with.

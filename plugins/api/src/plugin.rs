@@ -58,6 +58,18 @@ pub trait Plugin: Send + Sync + 'static {
         false
     }
 
+    /// Whether this plugin's identity and account events must be applied in stream order
+    /// with its commits of the same repository (the default). The ingest then splits a
+    /// batch at such an event when that repository already has commits in it.
+    ///
+    /// Return `false` when [`Plugin::on_identity`] and [`Plugin::on_account`] only touch
+    /// state the plugin's commits never read or write (verification flags, account
+    /// status) and are themselves ordered by `time_us`: applying a batch's commits first
+    /// then gives the same result, and batches stay whole.
+    fn orders_account_events_with_commits(&self) -> bool {
+        true
+    }
+
     /// Handle or DID-document changes, for every account (not only this plugin's).
     async fn on_identity(&self, tx: &mut IngestTx<'_>, events: &[IdentityEvent]) -> anyhow::Result<()> {
         let _ = (tx, events);

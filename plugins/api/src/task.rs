@@ -33,3 +33,25 @@ impl BackgroundTask {
         Self { name, run: Box::new(move |ctx| Box::pin(run(ctx))) }
     }
 }
+
+/// Runs `round` until `shutdown`: right away again after a round that found a full batch
+/// (more work is likely due), after `idle` otherwise. The usual loop of a task that works
+/// through rows due in the database, several processes sharing them.
+pub async fn poll_rounds<F, Fut>(shutdown: &CancellationToken, idle: std::time::Duration, mut round: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    loop {
+        let full = round().await;
+        if shutdown.is_cancelled() {
+            return;
+        }
+        if !full {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(idle) => {}
+            }
+        }
+    }
+}

@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use coves_plugin_api::diesel::sql_query;
-use coves_plugin_api::diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
+use coves_plugin_api::diesel::sql_types::{Array, Bool, Jsonb, Nullable, Text, Timestamptz};
 use coves_plugin_api::diesel_async::RunQueryDsl;
-use coves_plugin_api::{AccountEvent, CommitEvent, CommitOp, IdentityEvent, IngestTx};
+use coves_plugin_api::{AccountEvent, CommitEvent, CommitOp, IdentityEvent, IngestTx, store_account_status};
 use serde_json::Value;
 
 use crate::record::{CommunityProfile, parse_profile};
@@ -185,21 +185,8 @@ pub async fn apply_identity(tx: &mut IngestTx<'_>, events: &[IdentityEvent]) -> 
 }
 
 /// Records account status changes of community repos (a taken-down or deactivated
-/// community is hidden; reactivation shows it again). The newest event per account wins.
+/// community is hidden; reactivation shows it again); see [`store_account_status`].
 pub async fn apply_account(tx: &mut IngestTx<'_>, events: &[AccountEvent]) -> anyhow::Result<()> {
-    let newest = AccountEvent::newest_per_account(events);
-    let dids: Vec<&str> = newest.iter().map(|e| e.did.as_str()).collect();
-    let statuses: Vec<String> = newest.iter().map(|e| e.status_label()).collect();
-    let times: Vec<i64> = newest.iter().map(|e| e.time_us).collect();
-    sql_query(
-        "/* community::account */ UPDATE communities c SET status = e.status, status_time_us = e.time_us \
-         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS e(did, status, time_us) \
-         WHERE c.did = e.did AND (c.status_time_us IS NULL OR c.status_time_us < e.time_us)",
-    )
-    .bind::<Array<Text>, _>(&dids)
-    .bind::<Array<Text>, _>(&statuses)
-    .bind::<Array<BigInt>, _>(&times)
-    .execute(tx.conn)
-    .await?;
+    store_account_status(tx.conn, "communities", events).await?;
     Ok(())
 }

@@ -68,6 +68,12 @@ impl Plugin for CommunityPlugin {
         true
     }
 
+    /// Identity events only mark rows for a later check and account events only set the
+    /// status (newest `time_us` wins); profile commits touch neither.
+    fn orders_account_events_with_commits(&self) -> bool {
+        false
+    }
+
     async fn on_account(&self, tx: &mut IngestTx<'_>, events: &[AccountEvent]) -> anyhow::Result<()> {
         ingest::apply_account(tx, events).await
     }

@@ -15,7 +15,7 @@ use coves_plugin_api::diesel::sql_types::{Bool, Integer, Nullable, Text, Timesta
 use coves_plugin_api::diesel::{QueryableByName, sql_query};
 use coves_plugin_api::diesel_async::{AsyncConnection, RunQueryDsl};
 use coves_plugin_api::syntax::{Did, Handle};
-use coves_plugin_api::{AppContext, Freshness, IdentityResolver, TaskContext};
+use coves_plugin_api::{AppContext, Freshness, IdentityResolver, TaskContext, poll_rounds};
 use futures::StreamExt;
 
 use crate::hosting::{DidWebChecker, Rejection, check_domain};
@@ -43,34 +43,25 @@ pub async fn run(ctx: TaskContext) -> anyhow::Result<()> {
         );
     }
     let checker = DidWebChecker::new();
-    loop {
-        let claimed = match claim(&ctx.app).await {
-            Ok(claimed) => claimed,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not claim communities for verification; retrying");
-                Vec::new()
-            }
-        };
+    poll_rounds(&ctx.shutdown, IDLE, || async {
+        let claimed = claim(&ctx.app).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not claim communities for verification; retrying");
+            Vec::new()
+        });
         let full = claimed.len() == BATCH as usize;
         futures::stream::iter(claimed)
             .for_each_concurrent(CONCURRENCY, |row| {
-                let checker = &checker;
-                let app = &ctx.app;
+                let (checker, app) = (&checker, &ctx.app);
                 async move {
                     let outcome = verify(app.identity.as_ref(), checker, &row, skip_did_web).await;
                     record(app, &row, outcome).await;
                 }
             })
             .await;
-        if !full {
-            tokio::select! {
-                () = ctx.shutdown.cancelled() => return Ok(()),
-                () = tokio::time::sleep(IDLE) => {}
-            }
-        } else if ctx.shutdown.is_cancelled() {
-            return Ok(());
-        }
-    }
+        full
+    })
+    .await;
+    Ok(())
 }
 
 /// A community taken for verification.

@@ -166,10 +166,14 @@ async fn ingest_run(
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let replay = ReplayServer::start(listener, file.to_owned(), rate).await?;
+    // Identity checks of new accounts run against a local directory, as they would
+    // against the PLC directory in production.
+    let directory = crate::directory::LocalDirectory::start(file).await?;
     let log = std::fs::File::create(dir.join(format!("{label}.log")))?;
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .args(["serve", "--role", "ingest", "--listen-addr", "127.0.0.1:0", "--jetstream-compress", "false"])
         .args(["--database-url", &url, "--jetstream-url", &replay.url(), "--batch-size", &batch_size.to_string()])
+        .args(["--plc-url", directory.url(), "--handle-resolver-url", directory.url()])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(log)

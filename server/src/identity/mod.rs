@@ -24,12 +24,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coves_plugin_api::syntax::{Did, Handle};
-use coves_plugin_api::{DbPool, DidDocument, Freshness, IdentityError, IdentityResolver};
+use coves_plugin_api::{BackgroundTask, DbPool, DidDocument, Freshness, IdentityError, IdentityResolver};
 use url::Url;
 
 use self::cache::{Cached, MemoryCache};
 use self::handle::HandleSources;
 use self::store::Store;
+
+/// How often expired rows leave the persisted cache.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
 /// Where and how identities are resolved.
 #[derive(Clone, Debug)]
@@ -151,6 +154,26 @@ impl Resolver {
     /// periodic clean-up; returns how many went.
     pub async fn purge_expired(&self) -> anyhow::Result<usize> {
         self.store.purge_expired().await
+    }
+
+    /// A background task that deletes expired rows of the persisted cache every hour, so
+    /// it holds about a day of identities rather than every one ever seen.
+    pub fn purge_task(self: &Arc<Self>) -> BackgroundTask {
+        let resolver = Arc::clone(self);
+        BackgroundTask::new("identity-cache-purge", move |ctx| async move {
+            let mut every = tokio::time::interval(PURGE_INTERVAL);
+            loop {
+                tokio::select! {
+                    () = ctx.shutdown.cancelled() => return Ok(()),
+                    _ = every.tick() => {}
+                }
+                match resolver.purge_expired().await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "expired identities dropped from the persisted cache"),
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not purge the identity cache"),
+                }
+            }
+        })
     }
 
     /// `did`'s document, answered per `freshness`.

@@ -28,6 +28,9 @@ pub struct Ingestor {
     routes: HashMap<&'static str, usize>,
     wants_identity: bool,
     wants_account: bool,
+    /// Some plugin needs identity/account events in order with its commits of the same
+    /// repository, so batches are split where that order would otherwise change.
+    keeps_repo_order: bool,
 }
 
 impl Ingestor {
@@ -47,7 +50,10 @@ impl Ingestor {
         }
         let wants_identity = plugins.iter().any(|p| p.wants_identity_events());
         let wants_account = plugins.iter().any(|p| p.wants_account_events());
-        Ok(Self { plugins, routes, wants_identity, wants_account })
+        let keeps_repo_order = plugins
+            .iter()
+            .any(|p| (p.wants_identity_events() || p.wants_account_events()) && p.orders_account_events_with_commits());
+        Ok(Self { plugins, routes, wants_identity, wants_account, keeps_repo_order })
     }
 
     /// The collections some plugin consumes, sorted: Jetstream's `wantedCollections`.
@@ -61,8 +67,10 @@ impl Ingestor {
     /// transaction. The cursor may be past the last event (skipped messages count too).
     ///
     /// Consecutive commits are grouped per plugin. Identity and account events go to the
-    /// plugins that want them; the batch is split there only if the same repository has
-    /// commits pending, so each repository's order is kept.
+    /// plugins that want them, after the segment's commits. When some plugin needs them in
+    /// order with its commits ([`Plugin::orders_account_events_with_commits`]), a commit
+    /// that follows an identity or account event of its repository starts a new segment,
+    /// so each repository's order is kept.
     pub async fn apply_batch(
         &self,
         conn: &mut AsyncPgConnection,
@@ -78,12 +86,8 @@ impl Ingestor {
                 match event {
                     Event::Commit(commit) => match self.routes.get(commit.collection.as_str()) {
                         Some(&index) => {
-                            if segment.account_dids.contains(&commit.did) {
+                            if self.keeps_repo_order && segment.account_dids.contains(&commit.did) {
                                 self.flush(&mut tx, &mut segment).await?;
-                            }
-                            // Only needed to order commits against identity/account events.
-                            if self.wants_identity || self.wants_account {
-                                segment.commit_dids.insert(commit.did.clone());
                             }
                             segment.commits[index].push(commit.clone());
                             outcome.applied += 1;
@@ -91,18 +95,16 @@ impl Ingestor {
                         None => outcome.unrouted += 1,
                     },
                     Event::Identity(identity) if self.wants_identity => {
-                        if segment.commit_dids.contains(&identity.did) {
-                            self.flush(&mut tx, &mut segment).await?;
+                        if self.keeps_repo_order {
+                            segment.account_dids.insert(identity.did.clone());
                         }
-                        segment.account_dids.insert(identity.did.clone());
                         segment.identities.push(identity.clone());
                         outcome.applied += 1;
                     }
                     Event::Account(account) if self.wants_account => {
-                        if segment.commit_dids.contains(&account.did) {
-                            self.flush(&mut tx, &mut segment).await?;
+                        if self.keeps_repo_order {
+                            segment.account_dids.insert(account.did.clone());
                         }
-                        segment.account_dids.insert(account.did.clone());
                         segment.accounts.push(account.clone());
                         outcome.applied += 1;
                     }
@@ -119,9 +121,9 @@ impl Ingestor {
         .await
     }
 
-    /// Applies a segment: per plugin its commits, then identity and account events. A
-    /// segment never holds both commits and identity/account events of one repository
-    /// (the loop flushes before mixing them), so this order keeps every repository's order.
+    /// Applies a segment: per plugin its commits, then identity and account events. When
+    /// repository order matters, no commit in a segment follows an identity or account
+    /// event of its repository (the loop flushes first), so this order keeps it.
     async fn flush(&self, tx: &mut IngestTx<'_>, segment: &mut Segment) -> anyhow::Result<()> {
         for (plugin, batch) in self.plugins.iter().zip(segment.commits.iter_mut()) {
             if !batch.is_empty() {
@@ -141,7 +143,6 @@ impl Ingestor {
             }
             segment.accounts.clear();
         }
-        segment.commit_dids.clear();
         segment.account_dids.clear();
         Ok(())
     }
@@ -153,7 +154,7 @@ struct Segment {
     commits: Vec<Vec<CommitEvent>>,
     identities: Vec<IdentityEvent>,
     accounts: Vec<AccountEvent>,
-    commit_dids: HashSet<Did>,
+    /// Repositories with an identity or account event in this segment.
     account_dids: HashSet<Did>,
 }
 
@@ -163,7 +164,6 @@ impl Segment {
             commits: vec![Vec::new(); plugins],
             identities: Vec::new(),
             accounts: Vec::new(),
-            commit_dids: HashSet::new(),
             account_dids: HashSet::new(),
         }
     }

@@ -1,10 +1,10 @@
 //! `social.coves.community.list`: pages through readable communities.
 
 use coves_plugin_api::{ApiError, XrpcRequest, XrpcResult};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::params;
-use super::views::community_view;
+use super::views::community_page;
 use crate::service::{self, CommunitySort, ListQuery};
 
 pub async fn list_communities(req: XrpcRequest) -> XrpcResult {
@@ -33,12 +33,5 @@ pub async fn list_communities(req: XrpcRequest) -> XrpcResult {
     let query = ListQuery { sort, visibility, search: None, limit, after: params::cursor(&req.params) };
     let mut conn = req.app.conn().await?;
     let page = service::list_communities(&mut conn, &query).await?;
-    let mut body = Map::new();
-    let communities: Vec<Value> =
-        page.items.iter().map(|item| community_view(&item.community, &req.app.instance)).collect();
-    body.insert("communities".into(), communities.into());
-    if let Some(cursor) = page.next_cursor() {
-        body.insert("cursor".into(), cursor.into());
-    }
-    Ok(Value::Object(body))
+    Ok(Value::Object(community_page(&page, &req.app.instance)))
 }

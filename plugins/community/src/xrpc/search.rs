@@ -1,10 +1,10 @@
 //! `social.coves.community.search`: readable communities matching a text, best first.
 
 use coves_plugin_api::{XrpcRequest, XrpcResult};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::params;
-use super::views::community_view;
+use super::views::community_page;
 use crate::service::{self, CommunitySort, ListQuery};
 
 pub async fn search_communities(req: XrpcRequest) -> XrpcResult {
@@ -21,13 +21,7 @@ pub async fn search_communities(req: XrpcRequest) -> XrpcResult {
     let mut conn = req.app.conn().await?;
     let page = service::list_communities(&mut conn, &query).await?;
     let total = service::count_communities(&mut conn, Some(q), visibility).await?;
-    let mut body = Map::new();
-    let communities: Vec<Value> =
-        page.items.iter().map(|item| community_view(&item.community, &req.app.instance)).collect();
-    body.insert("communities".into(), communities.into());
-    if let Some(cursor) = page.next_cursor() {
-        body.insert("cursor".into(), cursor.into());
-    }
+    let mut body = community_page(&page, &req.app.instance);
     body.insert("total".into(), total.into());
     Ok(Value::Object(body))
 }

@@ -7,11 +7,22 @@ use coves_plugin_api::images::ImagePreset;
 use coves_plugin_api::syntax::format_datetime;
 use serde_json::{Map, Value};
 
-use crate::service::CommunityRow;
+use crate::service::{CommunityPage, CommunityRow};
 
 /// CommunityView: what lists and searches show (small avatar).
 pub fn community_view(community: &CommunityRow, instance: &InstanceInfo) -> Value {
     Value::Object(common(community, instance, ImagePreset::AvatarSmall))
+}
+
+/// `{"communities": [CommunityView], "cursor"?}`: a page of a list or a search.
+pub fn community_page(page: &CommunityPage, instance: &InstanceInfo) -> Map<String, Value> {
+    let mut body = Map::new();
+    let communities: Vec<Value> = page.items.iter().map(|item| community_view(&item.community, instance)).collect();
+    body.insert("communities".into(), communities.into());
+    if let Some(cursor) = page.next_cursor() {
+        body.insert("cursor".into(), cursor.into());
+    }
+    body
 }
 
 /// CommunityViewDetailed: everything `community.get` shows.
