@@ -7,7 +7,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{any, get};
 use coves_plugin_api::ApiError;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
@@ -24,7 +24,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
-        .route("/xrpc/{nsid}", get(dispatch).post(dispatch));
+        // Every HTTP method: `dispatch` answers 405 itself, except for the procedures that
+        // answer whatever the method (`XrpcMethod::accepting_any_method`).
+        .route("/xrpc/{nsid}", any(dispatch));
     let routes = if state.serve_api { api } else { Router::new() };
     routes
         .route("/health", get(health))

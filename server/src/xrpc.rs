@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use coves_plugin_api::{ApiError, Plugin, QueryParams, XrpcKind, XrpcMethod, XrpcRequest};
 
@@ -52,7 +52,12 @@ impl XrpcRouter {
     }
 }
 
-/// Handles `GET` and `POST /xrpc/<nsid>`.
+/// Handles every HTTP method on `/xrpc/<nsid>`.
+///
+/// Queries answer `GET`, procedures `POST`; the other of the two is 405 naming the right
+/// one. Any other HTTP method is 405 as on every route, except for methods declared
+/// [`XrpcMethod::accepting_any_method`] (the `WriteDirectlyToPDS` procedures, COVES_API
+/// §1.3), whose handler answers whatever the HTTP method.
 ///
 /// A refused bearer token never fails the request by itself (COVES_API §4.0: the mobile
 /// app signs out on 401): the handler gets an anonymous [`coves_plugin_api::Viewer`] that
@@ -61,18 +66,29 @@ pub async fn dispatch(
     State(state): State<AppState>,
     Path(nsid): Path<String>,
     method: Method,
+    uri: Uri,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Response {
-    let Some((xrpc_method, _)) = state.xrpc.methods.get(nsid.as_str()) else {
+    let found = state.xrpc.methods.get(nsid.as_str());
+    let any_method = found.is_some_and(|(m, _)| m.any_method);
+    if !any_method && ![Method::GET, Method::HEAD, Method::POST].contains(&method) {
+        // What the router answered before it sent every method here.
+        return error_response(&ApiError::new(
+            405,
+            "InvalidRequest",
+            format!("{method} is not allowed on {}", uri.path()),
+        ));
+    }
+    let Some((xrpc_method, _)) = found else {
         return error_response(&ApiError::method_not_implemented(&nsid));
     };
     let expected = match xrpc_method.kind {
         XrpcKind::Query => Method::GET,
         XrpcKind::Procedure => Method::POST,
     };
-    if method != expected {
+    if method != expected && !any_method {
         let kind = if expected == Method::GET { "query" } else { "procedure" };
         return error_response(&ApiError::new(
             405,
@@ -81,7 +97,7 @@ pub async fn dispatch(
         ));
     }
     let params = QueryParams(url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect());
-    let body = if expected == Method::POST {
+    let body = if xrpc_method.kind == XrpcKind::Procedure {
         axum::body::to_bytes(body, MAX_PROCEDURE_BODY).await.map(|b| b.to_vec()).unwrap_or_default()
     } else {
         Vec::new()

@@ -52,11 +52,18 @@ impl Plugin for ViewerProbe {
     }
 
     fn xrpc_methods(&self) -> Vec<XrpcMethod> {
-        vec![XrpcMethod::query("test.auth.whoami", |req| {
-            Box::pin(async move {
-                Ok(json!({"did": req.viewer.did.as_ref().map(|d| d.to_string()), "tokenError": req.viewer.token_error}))
-            })
-        })]
+        vec![
+            XrpcMethod::query("test.auth.whoami", |req| {
+                Box::pin(async move {
+                    Ok(
+                        json!({"did": req.viewer.did.as_ref().map(|d| d.to_string()), "tokenError": req.viewer.token_error}),
+                    )
+                })
+            }),
+            XrpcMethod::query("test.auth.private", |req| {
+                Box::pin(async move { Ok(json!({"did": req.viewer.require()?.to_string()})) })
+            }),
+        ]
     }
 }
 
@@ -64,11 +71,16 @@ async fn start() -> TestApp {
     TestApp::with_plugins(vec![&ViewerProbe], GraphqlLimits::default()).await
 }
 
-/// `{ viewerDid }` over HTTP: status, body.
+/// `{ viewerDid }` over HTTP with a bearer token: status, body, `WWW-Authenticate`.
 async fn graphql(app: &TestApp, token: Option<&str>) -> (u16, Value, Option<String>) {
+    graphql_with_header(app, token.map(bearer).as_deref()).await
+}
+
+/// `{ viewerDid }` over HTTP with any `Authorization` header.
+async fn graphql_with_header(app: &TestApp, authorization: Option<&str>) -> (u16, Value, Option<String>) {
     let mut request = app.http.post(format!("{}/graphql", app.base)).json(&json!({"query": "{ viewerDid }"}));
-    if let Some(token) = token {
-        request = request.header("authorization", bearer(token));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
     }
     let response = request.send().await.expect("POST /graphql");
     let status = response.status().as_u16();
@@ -78,7 +90,12 @@ async fn graphql(app: &TestApp, token: Option<&str>) -> (u16, Value, Option<Stri
 
 /// `test.auth.whoami` over XRPC: status, body.
 async fn whoami(app: &TestApp, token: Option<&str>) -> (u16, Value) {
-    let mut request = app.http.get(format!("{}/xrpc/test.auth.whoami", app.base));
+    xrpc(app, "test.auth.whoami", token).await
+}
+
+/// A probe method over XRPC: status, body.
+async fn xrpc(app: &TestApp, nsid: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = app.http.get(format!("{}/xrpc/{nsid}", app.base));
     if let Some(token) = token {
         request = request.header("authorization", bearer(token));
     }
@@ -153,6 +170,17 @@ async fn refused_tokens_are_401_on_graphql_and_anonymous_on_xrpc() {
         assert_eq!((status, &body["did"]), (200, &Value::Null), "{case}: {body}");
         assert!(body["tokenError"].as_str().is_some_and(|e| e.contains(reason)), "{case}: {body}");
     }
+    // A method that requires a viewer says what was wrong with the token; without one, 401 too.
+    let (status, body) = xrpc(&app, "test.auth.private", Some(&cases[0].1)).await;
+    assert_eq!((status, &body["error"]), (401, &json!("AuthenticationRequired")), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("expired")), "{body}");
+    let (status, body) = xrpc(&app, "test.auth.private", None).await;
+    assert_eq!((status, &body["error"]), (401, &json!("AuthenticationRequired")), "{body}");
+    assert_eq!(xrpc(&app, "test.auth.private", Some(&valid)).await, (200, json!({"did": did})));
+    // Another scheme than Bearer is a refused token, not an anonymous request.
+    let (status, body, _) = graphql_with_header(&app, Some("Basic YWxpY2U6c2VjcmV0")).await;
+    assert_eq!((status, &body["errors"][0]["extensions"]["code"]), (401, &json!("InvalidToken")), "{body}");
+
     // Forged signatures refresh the issuer's document at most once in a while.
     assert!(app.network.plc_requests(&alice.did) <= 2, "{}", app.network.plc_requests(&alice.did));
     app.stop().await;
@@ -179,23 +207,40 @@ async fn websockets_take_the_token_from_connection_init() {
     let app = start().await;
     let key = TestKey::p256();
     let alice = app.network.add_plc_identity("alice.test", &key.multikey());
+    let did = json!(alice.did.as_str());
     let token = token_for(&key, &alice);
-    assert_eq!(subscribe(&app, json!({"authorization": bearer(&token)})).await, Ok(json!(alice.did.as_str())));
-    assert_eq!(subscribe(&app, json!({})).await, Ok(Value::Null));
     let expired = mint(&key, alice.did.as_str(), AUDIENCE, now() - 600, None);
-    let refused = subscribe(&app, json!({"token": expired})).await.expect_err("the connection is refused");
-    assert!(refused.contains("InvalidToken") && refused.contains("expired"), "{refused}");
+    for protocol in ["graphql-transport-ws", "graphql-ws"] {
+        for payload in [
+            json!({"authorization": bearer(&token)}),
+            json!({"Authorization": bearer(&token)}),
+            json!({"token": token}),
+        ] {
+            assert_eq!(subscribe(&app, protocol, payload.clone(), None).await, Ok(did.clone()), "{protocol} {payload}");
+        }
+        // Without a token in connection_init, the upgrade request's header counts.
+        assert_eq!(subscribe(&app, protocol, json!({}), Some(&bearer(&token))).await, Ok(did.clone()), "{protocol}");
+        assert_eq!(subscribe(&app, protocol, json!({}), None).await, Ok(Value::Null), "{protocol}");
+        let refused = subscribe(&app, protocol, json!({"token": expired}), None).await;
+        let reason = refused.expect_err("an expired token refuses the connection");
+        assert!(reason.contains("InvalidToken") && reason.contains("expired"), "{protocol}: {reason}");
+    }
     app.stop().await;
 }
 
-/// `subscription { viewerDid }` over graphql-transport-ws after `connection_init` with
-/// `payload`: the value, or the reason the connection was closed.
-async fn subscribe(app: &TestApp, payload: Value) -> Result<Value, String> {
+/// `subscription { viewerDid }` over `protocol` after `connection_init` with `payload`
+/// (and an optional `Authorization` header on the upgrade): the value, or the reason the
+/// connection was refused.
+async fn subscribe(app: &TestApp, protocol: &str, payload: Value, header: Option<&str>) -> Result<Value, String> {
     let mut request = app.ws_url().into_client_request().expect("ws URL");
-    request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
+    request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_str(protocol).expect("header"));
+    if let Some(value) = header {
+        request.headers_mut().insert("authorization", HeaderValue::from_str(value).expect("header"));
+    }
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("websocket connects");
     let send = |v: Value| Message::Text(v.to_string().into());
     socket.send(send(json!({"type": "connection_init", "payload": payload}))).await.expect("init");
+    let start = if protocol == "graphql-ws" { "start" } else { "subscribe" };
     loop {
         let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await
@@ -210,15 +255,15 @@ async fn subscribe(app: &TestApp, payload: Value) -> Result<Value, String> {
         let message: Value = serde_json::from_str(&text).expect("JSON");
         match message["type"].as_str() {
             Some("connection_ack") => {
-                let subscribe =
-                    json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { viewerDid }"}});
+                let subscribe = json!({"id": "1", "type": start, "payload": {"query": "subscription { viewerDid }"}});
                 socket.send(send(subscribe)).await.expect("subscribe");
             }
-            Some("next") => {
+            Some("next" | "data") => {
                 assert!(message["payload"].get("errors").is_none(), "{message}");
                 return Ok(message["payload"]["data"]["viewerDid"].clone());
             }
-            Some("ping" | "pong") => {}
+            Some("connection_error") => return Err(message["payload"]["message"].to_string()),
+            Some("ka" | "ping" | "pong") => {}
             other => panic!("unexpected {other:?}: {message}"),
         }
     }

@@ -12,4 +12,5 @@ mod schema;
 mod test_plugins;
 mod vote;
 mod websocket;
+mod write_directly;
 mod xrpc;

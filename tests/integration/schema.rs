@@ -109,6 +109,8 @@ fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
             "social.coves.community.get (community)",
             "social.coves.community.list (community)",
             "social.coves.community.search (community)",
+            "social.coves.feed.vote.create (vote)",
+            "social.coves.feed.vote.delete (vote)",
         ]
     );
     let collections = coves_appview::ingest::Ingestor::new(plugins).expect("one plugin per collection").collections();

@@ -17,6 +17,7 @@ pub mod images;
 pub mod plugin;
 pub mod syntax;
 pub mod task;
+pub mod write_directly;
 pub mod xrpc;
 
 pub use context::{AppContext, DbConn, DbPool, InstanceInfo, Viewer};
@@ -26,6 +27,7 @@ pub use graphql::{Registrar, RegistrarError};
 pub use identity::{DidDocument, Freshness, IdentityError, IdentityResolver};
 pub use plugin::{IngestTx, Plugin, PluginRegistration, SkippedEvent, registered_plugins};
 pub use task::{BackgroundTask, TaskContext, poll_rounds};
+pub use write_directly::{PdsMethod, WriteDirectly};
 pub use xrpc::{QueryParams, XrpcHandler, XrpcKind, XrpcMethod, XrpcRequest, XrpcResult};
 
 // Re-exported so plugin crates use exactly the versions the server was built with.

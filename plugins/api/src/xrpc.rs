@@ -29,17 +29,31 @@ pub struct XrpcMethod {
     pub kind: XrpcKind,
     /// The handler.
     pub handler: XrpcHandler,
+    /// Whether the server hands every HTTP method to the handler instead of answering 405
+    /// for the wrong one. Only for procedures whose answer must not depend on the method:
+    /// the write procedures of [`crate::write_directly`] (COVES_API §1.3, "for any HTTP
+    /// method"). Set it with [`XrpcMethod::accepting_any_method`].
+    pub any_method: bool,
 }
 
 impl XrpcMethod {
     /// A `GET` method.
     pub fn query(nsid: &'static str, handler: XrpcHandler) -> Self {
-        Self { nsid, kind: XrpcKind::Query, handler }
+        Self { nsid, kind: XrpcKind::Query, handler, any_method: false }
     }
 
     /// A `POST` method.
     pub fn procedure(nsid: &'static str, handler: XrpcHandler) -> Self {
-        Self { nsid, kind: XrpcKind::Procedure, handler }
+        Self { nsid, kind: XrpcKind::Procedure, handler, any_method: false }
+    }
+
+    /// The same method, but called with any HTTP method (`GET`, `PUT`, ... as well as the
+    /// usual one), each getting the handler's answer rather than 405. The body, if any, is
+    /// read as for a procedure. Meant for answers that are the same whatever the caller
+    /// does, such as [`crate::write_directly`]'s; ordinary methods keep their 405.
+    pub fn accepting_any_method(mut self) -> Self {
+        self.any_method = true;
+        self
     }
 }
 
@@ -51,7 +65,8 @@ pub struct XrpcRequest {
     pub viewer: Viewer,
     /// Query-string parameters.
     pub params: QueryParams,
-    /// The request body (procedures only; empty for queries).
+    /// The request body (procedures only, at most 64 KiB, empty when larger; empty for
+    /// queries).
     pub body: Vec<u8>,
 }
 

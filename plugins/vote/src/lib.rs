@@ -1,11 +1,14 @@
 //! The `vote` plugin: `social.coves.feed.vote` records and exact up/down counts per
-//! subject URI, maintained in the ingest transaction whatever the order of arrival.
+//! subject URI, maintained in the ingest transaction whatever the order of arrival; its
+//! XRPC write procedures tell clients which record to write to their own PDS.
 
 mod ingest;
 mod record;
+pub mod service;
+mod xrpc;
 
 use coves_plugin_api::diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use coves_plugin_api::{CommitEvent, IngestTx, Plugin, async_trait};
+use coves_plugin_api::{CommitEvent, IngestTx, Plugin, XrpcMethod, async_trait};
 
 /// The vote collection.
 pub const VOTE_COLLECTION: &str = "social.coves.feed.vote";
@@ -31,6 +34,11 @@ impl Plugin for VotePlugin {
 
     async fn apply(&self, tx: &mut IngestTx<'_>, batch: &[CommitEvent]) -> anyhow::Result<()> {
         ingest::apply_votes(tx, batch).await
+    }
+
+    /// `social.coves.feed.vote.create` and `.delete`, which answer `WriteDirectlyToPDS`.
+    fn xrpc_methods(&self) -> Vec<XrpcMethod> {
+        xrpc::methods()
     }
 }
 

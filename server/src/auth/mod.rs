@@ -8,8 +8,6 @@
 //!
 //! Tokens are never logged.
 
-#[cfg(test)]
-mod http_tests;
 pub mod jwt;
 pub mod keys;
 #[cfg(test)]
