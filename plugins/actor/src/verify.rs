@@ -9,11 +9,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use coves_plugin_api::diesel::sql_types::{Integer, Nullable, Text, Timestamptz};
+use coves_plugin_api::diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamptz};
 use coves_plugin_api::diesel::{QueryableByName, sql_query};
 use coves_plugin_api::diesel_async::{AsyncConnection, RunQueryDsl};
 use coves_plugin_api::syntax::Did;
-use coves_plugin_api::{AppContext, Freshness, IdentityError, TaskContext, poll_rounds};
+use coves_plugin_api::{AppContext, Freshness, IdentityError, TaskContext, poll_rounds, skip_commit_wait};
 use futures::StreamExt;
 
 /// Actors claimed per round.
@@ -52,16 +52,19 @@ struct Claimed {
 
 async fn claim(app: &AppContext) -> anyhow::Result<Vec<Claimed>> {
     let mut conn = app.conn().await?;
-    let rows = sql_query(format!(
+    let claim = sql_query(format!(
         "UPDATE actors SET verify_after = now() + interval '{LEASE}' -- actor: claim identity checks
          WHERE did IN (SELECT did FROM actors WHERE verify_after <= now()
                        ORDER BY verify_after LIMIT $1 FOR UPDATE SKIP LOCKED)
          RETURNING did, verify_after AS lease, handle"
     ))
-    .bind::<Integer, _>(BATCH)
-    .load(&mut conn)
-    .await?;
-    Ok(rows)
+    .bind::<Integer, _>(BATCH);
+    // A lost claim only leaves the actors due: no need to wait for the disk.
+    conn.transaction::<_, anyhow::Error, _>(async |conn| {
+        skip_commit_wait(conn).await?;
+        Ok(claim.load(conn).await?)
+    })
+    .await
 }
 
 /// Checks one actor and stores the outcome; failures are logged, never fatal.
@@ -101,11 +104,12 @@ async fn store(
     pds: Option<String>,
 ) -> anyhow::Result<()> {
     let mut conn = app.conn().await?;
-    match outcome {
-        Ok(handle) => {
-            let handle = handle.as_str().to_ascii_lowercase();
-            let (did, lease) = (row.did.as_str(), row.lease);
-            conn.transaction::<_, anyhow::Error, _>(async |conn| {
+    conn.transaction::<_, anyhow::Error, _>(async |conn| {
+        // A lost result is redone when the lease runs out: no need to wait for the disk.
+        skip_commit_wait(conn).await?;
+        match outcome {
+            Ok(handle) => {
+                let handle = handle.as_str().to_ascii_lowercase();
                 // A handle belongs to one account: whoever held it before must be checked
                 // again (they moved to another handle, or lost it).
                 sql_query(
@@ -113,7 +117,7 @@ async fn store(
                      WHERE handle = $1 AND did <> $2",
                 )
                 .bind::<Text, _>(&handle)
-                .bind::<Text, _>(did)
+                .bind::<Text, _>(&row.did)
                 .execute(conn)
                 .await?;
                 sql_query(
@@ -122,38 +126,37 @@ async fn store(
                             verify_after = CASE WHEN verify_after = $4 THEN NULL ELSE verify_after END
                      WHERE did = $1 -- actor: identity verified",
                 )
-                .bind::<Text, _>(did)
+                .bind::<Text, _>(&row.did)
                 .bind::<Text, _>(&handle)
                 .bind::<Nullable<Text>, _>(pds)
-                .bind::<Timestamptz, _>(lease)
+                .bind::<Timestamptz, _>(row.lease)
                 .execute(conn)
                 .await?;
-                Ok(())
-            })
-            .await?;
+            }
+            Err(error) => {
+                // A network failure keeps the last verified handle and retries soon; a
+                // definite answer (no handle, or a claim that does not resolve back) clears it.
+                let (clear, retry) = match &error {
+                    IdentityError::Unavailable(_) => (false, "1 minute"),
+                    _ => (true, "6 hours"),
+                };
+                tracing::debug!(did = row.did, error = %error, "identity check failed");
+                sql_query(format!(
+                    "UPDATE actors SET handle = CASE WHEN $2 THEN NULL ELSE handle END,
+                            pds_endpoint = COALESCE($3, pds_endpoint), handle_error = $4,
+                            verify_after = CASE WHEN verify_after = $5 THEN now() + interval '{retry}' ELSE verify_after END
+                     WHERE did = $1 -- actor: identity check failed"
+                ))
+                .bind::<Text, _>(&row.did)
+                .bind::<Bool, _>(clear)
+                .bind::<Nullable<Text>, _>(pds)
+                .bind::<Text, _>(error.to_string())
+                .bind::<Timestamptz, _>(row.lease)
+                .execute(conn)
+                .await?;
+            }
         }
-        Err(error) => {
-            // A network failure keeps the last verified handle and retries soon; a
-            // definite answer (no handle, or a claim that does not resolve back) clears it.
-            let (clear, retry) = match &error {
-                IdentityError::Unavailable(_) => (false, "1 minute"),
-                _ => (true, "6 hours"),
-            };
-            tracing::debug!(did = row.did, error = %error, "identity check failed");
-            sql_query(format!(
-                "UPDATE actors SET handle = CASE WHEN $2 THEN NULL ELSE handle END,
-                        pds_endpoint = COALESCE($3, pds_endpoint), handle_error = $4,
-                        verify_after = CASE WHEN verify_after = $5 THEN now() + interval '{retry}' ELSE verify_after END
-                 WHERE did = $1 -- actor: identity check failed"
-            ))
-            .bind::<Text, _>(&row.did)
-            .bind::<coves_plugin_api::diesel::sql_types::Bool, _>(clear)
-            .bind::<Nullable<Text>, _>(pds)
-            .bind::<Text, _>(error.to_string())
-            .bind::<Timestamptz, _>(row.lease)
-            .execute(&mut conn)
-            .await?;
-        }
-    }
-    Ok(())
+        Ok(())
+    })
+    .await
 }

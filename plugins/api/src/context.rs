@@ -94,3 +94,14 @@ impl Viewer {
         }
     }
 }
+
+/// Makes the current transaction's commit return without waiting for its WAL flush
+/// (`SET LOCAL synchronous_commit = off`; a crash may lose it, never corrupt anything).
+///
+/// For writes whose loss is harmless — identity caches, results of checks that are redone
+/// when missing — so they do not queue behind the ingest's commits for the disk. Never
+/// for records, counters or the stream cursor. Call it first inside the transaction.
+pub async fn skip_commit_wait(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn).await.map(|_| ())
+}

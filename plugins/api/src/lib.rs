@@ -20,7 +20,7 @@ pub mod task;
 pub mod write_directly;
 pub mod xrpc;
 
-pub use context::{AppContext, DbConn, DbPool, InstanceInfo, Viewer};
+pub use context::{AppContext, DbConn, DbPool, InstanceInfo, Viewer, skip_commit_wait};
 pub use error::ApiError;
 pub use event::{ACTIVE_STATUS, AccountEvent, CommitEvent, CommitOp, IdentityEvent, store_account_status};
 pub use graphql::{Registrar, RegistrarError};

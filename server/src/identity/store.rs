@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use coves_plugin_api::DbPool;
 use coves_plugin_api::syntax::{Did, Handle};
+use coves_plugin_api::{DbPool, skip_commit_wait};
 use diesel::OptionalExtension;
+use diesel::pg::Pg;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Jsonb, Text, Timestamptz};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::Value;
 
 /// A persisted answer and how long it stays valid.
@@ -57,20 +59,20 @@ impl Store {
 
     /// Stores `did`'s document for `ttl`, replacing any older one.
     pub async fn put_document(&self, did: &Did, document: &Value, ttl: Duration) -> anyhow::Result<()> {
-        let mut conn = self.pool.get().await.context("no database connection")?;
-        diesel::sql_query(
-            "INSERT INTO identity_did_documents (did, document, resolved_at, expires_at) \
+        self.write(
+            diesel::sql_query(
+                "INSERT INTO identity_did_documents (did, document, resolved_at, expires_at) \
              VALUES ($1, $2, now(), now() + $3::float8 * interval '1 millisecond') \
              ON CONFLICT (did) DO UPDATE SET document = EXCLUDED.document, \
              resolved_at = EXCLUDED.resolved_at, expires_at = EXCLUDED.expires_at",
+            )
+            .into_boxed()
+            .bind::<Text, _>(did.as_str())
+            .bind::<Jsonb, _>(document)
+            .bind::<BigInt, _>(millis(ttl)),
+            "writing identity_did_documents",
         )
-        .bind::<Text, _>(did.as_str())
-        .bind::<Jsonb, _>(document)
-        .bind::<BigInt, _>(millis(ttl))
-        .execute(&mut conn)
         .await
-        .context("writing identity_did_documents")?;
-        Ok(())
     }
 
     /// The DID `handle` was verified to point at, while unexpired.
@@ -95,56 +97,70 @@ impl Store {
 
     /// Stores a verified `handle` → `did` for `ttl`.
     pub async fn put_handle(&self, handle: &Handle, did: &Did, ttl: Duration) -> anyhow::Result<()> {
-        let mut conn = self.pool.get().await.context("no database connection")?;
-        diesel::sql_query(
-            "INSERT INTO identity_handles (handle, did, resolved_at, expires_at) \
+        self.write(
+            diesel::sql_query(
+                "INSERT INTO identity_handles (handle, did, resolved_at, expires_at) \
              VALUES ($1, $2, now(), now() + $3::float8 * interval '1 millisecond') \
              ON CONFLICT (handle) DO UPDATE SET did = EXCLUDED.did, \
              resolved_at = EXCLUDED.resolved_at, expires_at = EXCLUDED.expires_at",
+            )
+            .into_boxed()
+            .bind::<Text, _>(handle.as_str())
+            .bind::<Text, _>(did.as_str())
+            .bind::<BigInt, _>(millis(ttl)),
+            "writing identity_handles",
         )
-        .bind::<Text, _>(handle.as_str())
-        .bind::<Text, _>(did.as_str())
-        .bind::<BigInt, _>(millis(ttl))
-        .execute(&mut conn)
         .await
-        .context("writing identity_handles")?;
-        Ok(())
     }
 
     /// Drops `did`'s document (it no longer resolves).
     pub async fn delete_document(&self, did: &Did) -> anyhow::Result<()> {
-        let mut conn = self.pool.get().await.context("no database connection")?;
-        diesel::sql_query("DELETE FROM identity_did_documents WHERE did = $1")
-            .bind::<Text, _>(did.as_str())
-            .execute(&mut conn)
-            .await
-            .context("deleting from identity_did_documents")?;
-        Ok(())
+        self.write(
+            diesel::sql_query("DELETE FROM identity_did_documents WHERE did = $1")
+                .into_boxed()
+                .bind::<Text, _>(did.as_str()),
+            "deleting from identity_did_documents",
+        )
+        .await
     }
 
     /// Drops `handle`'s resolution (it no longer verifies).
     pub async fn delete_handle(&self, handle: &Handle) -> anyhow::Result<()> {
-        let mut conn = self.pool.get().await.context("no database connection")?;
-        diesel::sql_query("DELETE FROM identity_handles WHERE handle = $1")
-            .bind::<Text, _>(handle.as_str())
-            .execute(&mut conn)
-            .await
-            .context("deleting from identity_handles")?;
-        Ok(())
+        self.write(
+            diesel::sql_query("DELETE FROM identity_handles WHERE handle = $1")
+                .into_boxed()
+                .bind::<Text, _>(handle.as_str()),
+            "deleting from identity_handles",
+        )
+        .await
     }
 
     /// Drops everything persisted about `did`: its document and every handle pointing at it.
     pub async fn forget(&self, did: &Did) -> anyhow::Result<()> {
-        let mut conn = self.pool.get().await.context("no database connection")?;
-        diesel::sql_query(
-            "WITH documents AS (DELETE FROM identity_did_documents WHERE did = $1) \
+        self.write(
+            diesel::sql_query(
+                "WITH documents AS (DELETE FROM identity_did_documents WHERE did = $1) \
              DELETE FROM identity_handles WHERE did = $1",
+            )
+            .into_boxed()
+            .bind::<Text, _>(did.as_str()),
+            "forgetting a DID in the identity cache",
         )
-        .bind::<Text, _>(did.as_str())
-        .execute(&mut conn)
         .await
-        .context("forgetting a DID in the identity cache")?;
-        Ok(())
+    }
+
+    /// Runs one cache write without waiting for its WAL flush ([`skip_commit_wait`]): a
+    /// lost cache row is only a later miss, and lookups must not queue behind the ingest's
+    /// commits.
+    async fn write(&self, query: BoxedSqlQuery<'_, Pg, SqlQuery>, what: &'static str) -> anyhow::Result<()> {
+        let mut conn = self.pool.get().await.context("no database connection")?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            skip_commit_wait(conn).await?;
+            query.execute(conn).await?;
+            Ok(())
+        })
+        .await
+        .context(what)
     }
 
     /// Deletes expired rows (lookups already ignore them); returns how many went.
