@@ -79,6 +79,7 @@ async fn graphql_answers_get_queries_and_introspection() {
         json!({"data": {"appview": {"plugins": [
             {"name": "actor", "collections": ["social.coves.actor.profile"]},
             {"name": "community", "collections": ["social.coves.community.profile"]},
+            {"name": "post", "collections": ["social.coves.community.post"]},
             {"name": "vote", "collections": ["social.coves.feed.vote"]}
         ]}}})
     );

@@ -8,6 +8,7 @@ mod identity;
 mod ingest;
 mod ingest_order;
 mod migrations;
+mod post;
 mod schema;
 mod test_plugins;
 mod vote;

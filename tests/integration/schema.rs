@@ -95,7 +95,7 @@ fn two_plugins_serving_one_xrpc_method_are_refused() {
 fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
     let plugins = coves_appview::plugins::linked().expect("valid plugin set");
     let names: Vec<_> = plugins.iter().map(|p| p.name()).collect();
-    assert_eq!(names, ["actor", "community", "vote"]);
+    assert_eq!(names, ["actor", "community", "post", "vote"]);
     let methods: Vec<_> = XrpcRouter::new(&plugins)
         .expect("no clashes")
         .methods()
@@ -114,5 +114,13 @@ fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
         ]
     );
     let collections = coves_appview::ingest::Ingestor::new(plugins).expect("one plugin per collection").collections();
-    assert_eq!(collections, ["social.coves.actor.profile", "social.coves.community.profile", "social.coves.feed.vote"]);
+    assert_eq!(
+        collections,
+        [
+            "social.coves.actor.profile",
+            "social.coves.community.post",
+            "social.coves.community.profile",
+            "social.coves.feed.vote"
+        ]
+    );
 }

@@ -1,0 +1,45 @@
+//! The `post` plugin: `social.coves.community.post` records, which live in the
+//! **community's** repo (`author` names the user), and the communities' live post counts.
+//!
+//! Reads (GraphQL `post`/`posts`, XRPC `post.get`, `actor.getPosts`) come with the views
+//! that join posts with authors, communities, votes and comments.
+
+mod ingest;
+mod record;
+
+use coves_plugin_api::diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use coves_plugin_api::{CommitEvent, IngestTx, Plugin, async_trait};
+
+/// The post collection.
+pub const POST_COLLECTION: &str = "social.coves.community.post";
+
+static MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/post");
+
+/// Indexes posts and keeps `communities.post_count` exact.
+pub struct PostPlugin;
+
+#[async_trait]
+impl Plugin for PostPlugin {
+    fn name(&self) -> &'static str {
+        "post"
+    }
+
+    /// Authors become actors; post counts live on communities.
+    fn depends_on(&self) -> &'static [&'static str] {
+        &["actor", "community"]
+    }
+
+    fn collections(&self) -> &'static [&'static str] {
+        &[POST_COLLECTION]
+    }
+
+    fn migrations(&self) -> Option<&'static EmbeddedMigrations> {
+        Some(&MIGRATIONS)
+    }
+
+    async fn apply(&self, tx: &mut IngestTx<'_>, batch: &[CommitEvent]) -> anyhow::Result<()> {
+        ingest::apply_posts(tx, batch).await
+    }
+}
+
+coves_plugin_api::register_plugin!(PostPlugin);
