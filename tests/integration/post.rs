@@ -112,7 +112,11 @@ async fn updates_keep_author_and_creation_and_mark_the_edit() {
         Some(Stored { title: Some("draft".into()), author_did: Some(ALICE.into()), deleted: false, edited: false })
     );
     // Another author in an update is refused; a proper update applies and marks the edit.
-    app.ingest(&[update(COMMUNITY, POST, "3la0000000001", "3la0000000002", 2, post(COMMUNITY, BOB, "hijack"))]).await;
+    let outcome = app
+        .ingest(&[update(COMMUNITY, POST, "3la0000000001", "3la0000000002", 2, post(COMMUNITY, BOB, "hijack"))])
+        .await;
+    let reasons: Vec<_> = outcome.skipped.iter().map(|s| s.reason).collect();
+    assert_eq!(reasons, ["author_changed"], "{outcome:?}");
     assert_eq!(stored(&app, "3la0000000001").await.and_then(|s| s.title), Some("draft".into()));
     app.ingest(&[update(COMMUNITY, POST, "3la0000000001", "3la0000000003", 3, post(COMMUNITY, ALICE, "final"))]).await;
     app.ingest(&[first]).await;

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use coves_plugin_api::diesel::sql_query;
 use coves_plugin_api::diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz};
+use coves_plugin_api::diesel::{QueryableByName, sql_query};
 use coves_plugin_api::diesel_async::RunQueryDsl;
 use coves_plugin_api::identifiers::CommunityId;
 use coves_plugin_api::syntax::Handle;
@@ -60,6 +60,7 @@ pub async fn apply_posts(tx: &mut IngestTx<'_>, batch: &[CommitEvent]) -> anyhow
         }
         writes.push(Write { event, post, record, cid, edited_at });
     }
+    drop_author_changes(tx, &mut writes).await?;
     let mut touched: Vec<&str> = writes.iter().map(|w| w.event.did.as_str()).collect();
     touched.extend(deletes.iter().map(|e| e.did.as_str()));
     touched.sort_unstable();
@@ -103,6 +104,45 @@ async fn check_community(
             "`community` {community} is not an indexed community handle; posts name their community by DID"
         )),
     })
+}
+
+#[derive(QueryableByName)]
+struct StoredAuthor {
+    #[diesel(sql_type = Text)]
+    uri: String,
+    #[diesel(sql_type = Text)]
+    author_did: String,
+}
+
+/// An update may not change a post's author (COVES_API §2.4): such updates are skipped
+/// with a reason instead of applied.
+async fn drop_author_changes(tx: &mut IngestTx<'_>, writes: &mut Vec<Write<'_>>) -> anyhow::Result<()> {
+    let updates: Vec<String> =
+        writes.iter().filter(|w| w.edited_at.is_some()).map(|w| w.event.uri().to_string()).collect();
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let stored: Vec<StoredAuthor> = sql_query(
+        "/* post::apply authors of updated posts */ SELECT uri, author_did FROM posts \
+         WHERE uri = ANY($1::text[]) AND author_did IS NOT NULL",
+    )
+    .bind::<Array<Text>, _>(&updates)
+    .load(tx.conn)
+    .await?;
+    let authors: BTreeMap<String, String> = stored.into_iter().map(|s| (s.uri, s.author_did)).collect();
+    let mut kept = Vec::with_capacity(writes.len());
+    for write in writes.drain(..) {
+        match authors.get(&write.event.uri().to_string()) {
+            Some(author) if write.edited_at.is_some() && author != write.post.author.as_str() => tx.skip(
+                write.event,
+                "author_changed",
+                format!("an update may not change the author ({author} → {})", write.post.author),
+            ),
+            _ => kept.push(write),
+        }
+    }
+    *writes = kept;
+    Ok(())
 }
 
 fn event_time(event: &CommitEvent) -> DateTime<Utc> {
