@@ -13,9 +13,8 @@ pub mod keys;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderValue;
 use coves_plugin_api::syntax::Did;
@@ -33,7 +32,7 @@ pub const LEEWAY_SECS: i64 = 30;
 /// tokens cannot make every request a PLC directory call.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 /// Bound on the issuers remembered for [`REFRESH_INTERVAL`].
-const REFRESH_MEMORY: usize = 10_000;
+const REFRESH_MEMORY: u64 = 10_000;
 
 /// What a token is presented to, for the `lxm` check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,14 +117,17 @@ pub struct ServiceAuth {
 struct Inner {
     identity: Arc<dyn IdentityResolver>,
     audience: Option<String>,
-    refreshed: Mutex<HashMap<Did, Instant>>,
+    /// Issuers refreshed within [`REFRESH_INTERVAL`] (bounded, entries expire).
+    refreshed: moka::future::Cache<Did, ()>,
 }
 
 impl ServiceAuth {
     /// A verifier for tokens addressed to `audience` (this instance's DID; `None` refuses
     /// every token), resolving keys through `identity`.
     pub fn new(identity: Arc<dyn IdentityResolver>, audience: Option<String>) -> Self {
-        Self { inner: Arc::new(Inner { identity, audience, refreshed: Mutex::new(HashMap::new()) }) }
+        let refreshed =
+            moka::future::Cache::builder().max_capacity(REFRESH_MEMORY).time_to_live(REFRESH_INTERVAL).build();
+        Self { inner: Arc::new(Inner { identity, audience, refreshed }) }
     }
 
     /// The viewer of a request with this `Authorization` header: anonymous without one,
@@ -152,16 +154,15 @@ impl ServiceAuth {
         let token = jwt::parse(token)?;
         let issuer = self.check_claims(&token, endpoint, unix_now())?;
         let document = self.document(&issuer, Freshness::Cached).await?;
-        match check_signature(&token, &document) {
-            Err(first) if first.may_be_key_rotation() && self.may_refresh(&issuer) => {
-                let fresh = self.document(&issuer, Freshness::Fresh).await?;
-                if fresh.signing_key == document.signing_key {
-                    return Err(first);
-                }
-                check_signature(&token, &fresh)?;
-            }
-            result => result?,
+        let Err(first) = check_signature(&token, &document) else { return Ok(issuer) };
+        if !first.may_be_key_rotation() || !self.may_refresh(&issuer).await {
+            return Err(first);
         }
+        let fresh = self.document(&issuer, Freshness::Fresh).await?;
+        if fresh.signing_key == document.signing_key {
+            return Err(first);
+        }
+        check_signature(&token, &fresh)?;
         Ok(issuer)
     }
 
@@ -198,21 +199,8 @@ impl ServiceAuth {
     }
 
     /// Whether the issuer's document may be fetched again now (and remembers that it was).
-    fn may_refresh(&self, issuer: &Did) -> bool {
-        let now = Instant::now();
-        let mut refreshed = self.inner.refreshed.lock().unwrap_or_else(PoisonError::into_inner);
-        if refreshed.get(issuer).is_some_and(|at| now.duration_since(*at) < REFRESH_INTERVAL) {
-            return false;
-        }
-        if refreshed.len() >= REFRESH_MEMORY {
-            refreshed.retain(|_, at| now.duration_since(*at) < REFRESH_INTERVAL);
-            if refreshed.len() >= REFRESH_MEMORY {
-                // Under a flood of distinct issuers, forget them all rather than grow.
-                refreshed.clear();
-            }
-        }
-        refreshed.insert(issuer.clone(), now);
-        true
+    async fn may_refresh(&self, issuer: &Did) -> bool {
+        self.inner.refreshed.entry_by_ref(issuer).or_insert(()).await.is_fresh()
     }
 }
 
