@@ -9,7 +9,9 @@ use coves_plugin_api::Plugin;
 
 // Naming each in-tree plugin crate keeps the linker from dropping its registration.
 use coves_plugin_actor as _;
+use coves_plugin_comment as _;
 use coves_plugin_community as _;
+use coves_plugin_feed as _;
 use coves_plugin_post as _;
 use coves_plugin_vote as _;
 

@@ -1,10 +1,11 @@
 //! The ingest end to end: a local Jetstream replay server, the real client and pipeline,
 //! real PostgreSQL.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 
-use coves_appview::generate::Options;
+use coves_appview::generate::{Options, Summary};
 use coves_appview::replay::ReplayServer;
 use coves_tests::TestApp;
 use coves_tests::ingest::{client_config, generate_file, last_wanted_time_us};
@@ -13,6 +14,25 @@ const WAIT: Duration = Duration::from_secs(60);
 
 fn options(events: u64) -> Options {
     Options { events, seed: 7, communities: 5, users: 60, ..Options::default() }
+}
+
+/// Expected (reply_count, thread_count) per post and comment URI, non-zero only: a post's
+/// commentCount and totalCommentCount, a comment's replyCount (nothing has a comment as
+/// its root).
+fn expected_comment_counts(summary: &Summary) -> BTreeMap<String, (i64, i64)> {
+    let posts = summary.posts.iter().map(|(uri, p)| (uri, p.comment_count, p.total_comment_count));
+    let comments = summary.comments.iter().map(|(uri, c)| (uri, c.reply_count, 0));
+    posts
+        .chain(comments)
+        .filter(|(_, replies, thread)| *replies != 0 || *thread != 0)
+        .map(|(uri, replies, thread)| (uri.clone(), (replies as i64, thread as i64)))
+        .collect()
+}
+
+/// `comment_counts` as subject → (reply_count, thread_count), non-zero rows only.
+async fn comment_counts(app: &TestApp) -> BTreeMap<String, (i64, i64)> {
+    let mut conn = app.pool.get().await.expect("connection");
+    coves_plugin_comment::stored_counts(&mut conn).await.expect("comment counts")
 }
 
 async fn replay(path: &std::path::Path) -> ReplayServer {
@@ -37,9 +57,11 @@ async fn compressed_and_uncompressed_streams_give_identical_exact_results() {
         let query = server.last_query().expect("a connection");
         assert!(query.contains("wantedCollections=social.coves.feed.vote"), "{query}");
         assert_eq!(query.contains("compress=true"), compress, "{query}");
-        results.push((app.vote_counts().await, app.actor_profiles().await));
+        results.push((app.vote_counts().await, app.actor_profiles().await, comment_counts(&app).await));
     }
     assert_eq!(results[0].0, summary.vote_counts(), "counts equal the generator's");
+    assert!(!results[0].2.is_empty(), "comments were counted");
+    assert_eq!(results[0].2, expected_comment_counts(&summary), "comment counts equal the generator's");
     assert!(!results[0].1.is_empty(), "profiles were indexed");
     assert_eq!(results[0], results[1], "compression changes nothing");
 }
@@ -55,7 +77,7 @@ async fn replaying_the_same_events_twice_changes_nothing() {
     let ingest = app.start_ingest(client_config(&server.url(), false), 400);
     app.wait_for_cursor(last_wanted_time_us(&file), WAIT).await;
     ingest.stop().await;
-    let first = (app.vote_counts().await, app.actor_profiles().await);
+    let first = (app.vote_counts().await, app.actor_profiles().await, comment_counts(&app).await);
 
     // Forget the cursor: the whole stream is delivered and applied again.
     let mut conn = app.db.connect().await;
@@ -63,8 +85,9 @@ async fn replaying_the_same_events_twice_changes_nothing() {
     let ingest = app.start_ingest(client_config(&server.url(), false), 400);
     app.wait_for_cursor(last_wanted_time_us(&file), WAIT).await;
     ingest.stop().await;
-    assert_eq!((app.vote_counts().await, app.actor_profiles().await), first);
+    assert_eq!((app.vote_counts().await, app.actor_profiles().await, comment_counts(&app).await), first);
     assert_eq!(first.0, summary.vote_counts());
+    assert_eq!(first.2, expected_comment_counts(&summary));
 }
 
 #[tokio::test]
@@ -83,6 +106,7 @@ async fn the_client_reconnects_after_the_server_drops_the_socket() {
     let query = server.last_query().expect("a connection");
     assert!(query.contains("cursor="), "a reconnect resumes from the cursor: {query}");
     assert_eq!(app.vote_counts().await, summary.vote_counts());
+    assert_eq!(comment_counts(&app).await, expected_comment_counts(&summary));
 }
 
 #[tokio::test]

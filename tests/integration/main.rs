@@ -2,6 +2,7 @@
 
 mod actor;
 mod auth;
+mod comment;
 mod community;
 mod http;
 mod identity;
@@ -9,6 +10,8 @@ mod ingest;
 mod ingest_order;
 mod migrations;
 mod post;
+mod post_reads;
+mod post_views;
 mod schema;
 mod test_plugins;
 mod vote;

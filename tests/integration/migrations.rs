@@ -95,6 +95,22 @@ async fn table_definitions_match_the_migrated_database() {
             )
             .to_string(),
         ),
+        (
+            "comments",
+            debug_query::<Pg, _>(
+                &coves_plugin_comment::schema::comments::table
+                    .select(coves_plugin_comment::schema::comments::all_columns),
+            )
+            .to_string(),
+        ),
+        (
+            "comment_counts",
+            debug_query::<Pg, _>(
+                &coves_plugin_comment::schema::comment_counts::table
+                    .select(coves_plugin_comment::schema::comment_counts::all_columns),
+            )
+            .to_string(),
+        ),
     ];
     for (table, sql) in declared {
         let mut columns = declared_columns(&sql, table);

@@ -1,6 +1,7 @@
 //! Write procedures on the read-only AppView (COVES_API §1.3): `social.coves.feed.vote.create`
-//! and `.delete` answer 400 `WriteDirectlyToPDS` describing the record to write to the
-//! client's own PDS, for any HTTP method and any token (never 401), and write nothing.
+//! and `.delete`, `social.coves.community.comment.create`, `.update` and `.delete` answer 400
+//! `WriteDirectlyToPDS` describing the record to write to the client's own PDS, for any HTTP
+//! method and any token (never 401), and write nothing.
 
 use coves_plugin_api::syntax::Datetime;
 use coves_tests::TestApp;
@@ -318,5 +319,219 @@ async fn every_http_method_gets_the_same_answer_and_nothing_is_written() {
 
     assert_eq!(stored_votes(&app).await, 0);
     assert!(app.vote_counts().await.is_empty());
+    app.stop().await;
+}
+
+const COMMENT_NSID: &str = "social.coves.community.comment";
+const COMMENT_CREATE: &str = "/xrpc/social.coves.community.comment.create";
+const COMMENT_UPDATE: &str = "/xrpc/social.coves.community.comment.update";
+const COMMENT_DELETE: &str = "/xrpc/social.coves.community.comment.delete";
+const COMMENT_CREATE_MESSAGE: &str = "Read-only AppView: create a social.coves.community.comment record with \
+     com.atproto.repo.createRecord on your own PDS.";
+const COMMENT_UPDATE_MESSAGE: &str = "Read-only AppView: update your social.coves.community.comment record with \
+     com.atproto.repo.putRecord on your own PDS.";
+const COMMENT_DELETE_MESSAGE: &str = "Read-only AppView: delete your social.coves.community.comment record with \
+     com.atproto.repo.deleteRecord on your own PDS.";
+const COMMENT_DELETE_MESSAGE_WITHOUT_RKEY: &str = "Read-only AppView: delete your social.coves.community.comment \
+     record with com.atproto.repo.deleteRecord on your own PDS; take its record key from the last segment of the \
+     uri of the comment view.";
+const KEEP_NOTE: &str = "putRecord replaces the whole record: keep reply and createdAt of the current version \
+     (this AppView ignores an update that changes reply) and pass swapRecord = its CID.";
+
+/// The record of a comment create answered without a usable body.
+fn comment_template() -> Value {
+    json!({
+        "$type": COMMENT_NSID,
+        "reply": {
+            "root": {"uri": "<AT-URI of the post at the top of the thread>", "cid": "<CID of the post at the top of the thread>"},
+            "parent": {"uri": "<AT-URI of the post or comment replied to>", "cid": "<CID of the post or comment replied to>"},
+        },
+        "content": "<comment text, 1 to 30000 bytes>",
+    })
+}
+
+async fn stored_comments(app: &TestApp) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut conn = app.db.connect().await;
+    let rows: Vec<Count> =
+        diesel::sql_query("SELECT count(*) AS n FROM comments").load(&mut conn).await.expect("count comments");
+    rows[0].n
+}
+
+#[tokio::test]
+async fn comment_create_answers_the_record_to_write() {
+    let app = TestApp::start().await;
+    let (alice, token) = viewer(&app, "alice.test");
+    let facets =
+        json!([{"index": {"byteStart": 0, "byteEnd": 5}, "features": [{"$type": "social.coves.richtext.facet#bold"}]}]);
+    let image =
+        json!({"$type": "social.coves.embed.images", "images": [{"image": "iVBORw0KGgo".repeat(60), "alt": "a cat"}]});
+    let request = json!({
+        "reply": {"root": subject(POST), "parent": {"$type": "com.atproto.repo.strongRef", "uri": COMMENT, "cid": CID}},
+        "content": "Great point.", "facets": facets, "embed": image, "langs": ["en"], "ignored": true,
+    });
+    let (status, mut body) = post(&app, COMMENT_CREATE, Some(&token), &request).await;
+    assert_eq!(status, 400);
+    take_created_at(&mut body);
+    assert_eq!(
+        body,
+        json!({
+            "error": "WriteDirectlyToPDS",
+            "message": COMMENT_CREATE_MESSAGE,
+            "procedure": "social.coves.community.comment.create",
+            "pdsMethod": "com.atproto.repo.createRecord",
+            "repo": alice.did.as_str(),
+            "collection": COMMENT_NSID,
+            "record": {
+                "$type": COMMENT_NSID,
+                "reply": {"root": subject(POST), "parent": subject(COMMENT)},
+                "content": "Great point.",
+                "facets": facets,
+                "embed": {"$type": "social.coves.embed.images",
+                          "images": [{"image": coves_plugin_api::write_directly::OMITTED_DATA, "alt": "a cat"}]},
+                "langs": ["en"],
+            },
+        })
+    );
+
+    // Unusable bodies and parts get placeholders: references must name their repo by DID
+    // (the indexer refuses others), content must fit the indexed limit.
+    for body in [None, Some(b"not json".to_vec())] {
+        let (status, mut answer) = call(&app, Method::POST, COMMENT_CREATE, None, body).await;
+        assert_eq!(status, 400);
+        take_created_at(&mut answer);
+        assert_eq!(answer["record"], comment_template());
+        assert_eq!(answer["message"], COMMENT_CREATE_MESSAGE);
+    }
+    let by_handle = "at://alice.test/social.coves.community.comment/3kcomm0000001";
+    let request =
+        json!({"reply": {"root": subject(POST), "parent": subject(by_handle)}, "content": "x".repeat(30_001)});
+    let (_, mut answer) = post(&app, COMMENT_CREATE, None, &request).await;
+    take_created_at(&mut answer);
+    let mut expected = comment_template();
+    expected["reply"]["root"] = subject(POST);
+    assert_eq!(answer["record"], expected);
+    assert_eq!(answer["note"], "content is 30001 bytes; this AppView indexes comments of at most 30000 bytes.");
+    assert_eq!(stored_comments(&app).await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn comment_update_keeps_the_thread_and_names_the_current_version() {
+    let app = TestApp::start().await;
+    let (alice, token) = viewer(&app, "alice.test");
+    let (_, bob_token) = viewer(&app, "bob.test");
+    let alice = alice.did.as_str();
+    let record = json!({
+        "$type": COMMENT_NSID, "reply": {"root": subject(POST), "parent": subject(POST)},
+        "content": "Frist!", "langs": ["en"], "facets": [], "createdAt": "2026-01-02T03:04:05.000Z", "client": "kelp",
+    });
+    app.ingest(&[create(alice, COMMENT_NSID, "3kcomm0000001", "3krev00000001", 1, record)]).await;
+    let mine = format!("at://{alice}/{COMMENT_NSID}/3kcomm0000001");
+    let rows = stored_comments(&app).await;
+
+    let request = json!({"uri": mine, "content": "First!", "labels": {"$type": "com.atproto.label.defs#selfLabels", "values": []}});
+    let (status, body) = post(&app, COMMENT_UPDATE, Some(&token), &request).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        json!({
+            "error": "WriteDirectlyToPDS",
+            "message": COMMENT_UPDATE_MESSAGE,
+            "procedure": "social.coves.community.comment.update",
+            "pdsMethod": "com.atproto.repo.putRecord",
+            "repo": alice,
+            "collection": COMMENT_NSID,
+            "rkey": "3kcomm0000001",
+            // reply, createdAt and unknown keys stay; the editable fields are the body's.
+            "record": {
+                "$type": COMMENT_NSID, "reply": {"root": subject(POST), "parent": subject(POST)},
+                "createdAt": "2026-01-02T03:04:05.000Z", "client": "kelp", "content": "First!",
+                "labels": {"$type": "com.atproto.label.defs#selfLabels", "values": []},
+            },
+            "swapRecord": "bafyreitest3krev00000001",
+            "note": KEEP_NOTE,
+        })
+    );
+    // Without a token the URI still names the record; without a content the current one stays.
+    let (_, anonymous) = post(&app, COMMENT_UPDATE, None, &json!({"uri": mine})).await;
+    assert_eq!((anonymous.get("repo"), &anonymous["rkey"]), (None, &json!("3kcomm0000001")), "{anonymous}");
+    assert_eq!(anonymous["record"]["content"], "Frist!");
+
+    // Someone else's comment: not theirs to change, nothing read from it.
+    let (status, body) = post(&app, COMMENT_UPDATE, Some(&bob_token), &request).await;
+    assert_eq!(status, 400);
+    assert!(body.get("rkey").is_none() && body.get("swapRecord").is_none(), "{body}");
+    assert_eq!(
+        body["note"],
+        format!("{KEEP_NOTE} {mine} lives in {alice}'s repo, not yours: only its author can change it.")
+    );
+    assert_eq!(body["record"]["createdAt"], "<createdAt of the comment, unchanged>");
+
+    // A comment not indexed (yet): its rkey, placeholders for what to keep.
+    let unknown = format!("at://{alice}/{COMMENT_NSID}/3kcomm0000009");
+    let (_, body) = post(&app, COMMENT_UPDATE, Some(&token), &json!({"uri": unknown, "content": "New."})).await;
+    assert_eq!(body["rkey"], "3kcomm0000009");
+    assert!(body.get("swapRecord").is_none(), "{body}");
+    assert_eq!(
+        body["record"],
+        json!({
+            "$type": COMMENT_NSID,
+            "reply": {
+                "root": {"uri": "<AT-URI of the post at the top of the thread, unchanged>",
+                         "cid": "<CID of the post at the top of the thread, unchanged>"},
+                "parent": {"uri": "<AT-URI of the post or comment replied to, unchanged>",
+                           "cid": "<CID of the post or comment replied to, unchanged>"},
+            },
+            "createdAt": "<createdAt of the comment, unchanged>",
+            "content": "New.",
+        })
+    );
+    assert_eq!(stored_comments(&app).await, rows, "nothing was written");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn comment_delete_names_the_rkey_of_the_viewers_comment() {
+    let app = TestApp::start().await;
+    let (alice, token) = viewer(&app, "alice.test");
+    let (_, bob_token) = viewer(&app, "bob.test");
+    let alice = alice.did.as_str();
+    let mine = format!("at://{alice}/{COMMENT_NSID}/3kcomm0000001");
+
+    for method in [Method::POST, Method::GET] {
+        let request = serde_json::to_vec(&json!({"uri": mine})).expect("JSON");
+        let (status, body) = call(&app, method.clone(), COMMENT_DELETE, Some(&token), Some(request)).await;
+        assert_eq!(status, 400, "{method}");
+        assert_eq!(
+            body,
+            json!({
+                "error": "WriteDirectlyToPDS",
+                "message": COMMENT_DELETE_MESSAGE,
+                "procedure": "social.coves.community.comment.delete",
+                "pdsMethod": "com.atproto.repo.deleteRecord",
+                "repo": alice,
+                "collection": COMMENT_NSID,
+                "rkey": "3kcomm0000001",
+            }),
+            "{method}"
+        );
+    }
+    // No usable URI: the message says where to find it.
+    for request in
+        [json!({}), json!({"uri": POST}), json!({"uri": "at://alice.test/social.coves.community.comment/3k"})]
+    {
+        let (status, body) = post(&app, COMMENT_DELETE, Some(&token), &request).await;
+        assert_eq!((status, &body["message"]), (400, &json!(COMMENT_DELETE_MESSAGE_WITHOUT_RKEY)), "{request}");
+        assert!(body.get("rkey").is_none(), "{body}");
+    }
+    let (_, body) = post(&app, COMMENT_DELETE, Some(&bob_token), &json!({"uri": mine})).await;
+    assert!(body.get("rkey").is_none(), "{body}");
+    assert_eq!(body["note"], format!("{mine} lives in {alice}'s repo, not yours: only its author can change it."));
+    assert_eq!(stored_comments(&app).await, 0);
     app.stop().await;
 }

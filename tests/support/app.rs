@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use coves_appview::app::{AppState, RunningServer};
+use coves_appview::db::QueryCounter;
 use coves_appview::graphql::GraphqlLimits;
 use coves_appview::identity::Resolver;
 use coves_appview::ingest::{BatchOutcome, Event, Ingestor};
@@ -27,6 +28,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// What the server's plugins see (pool, instance, identity).
     pub app: AppContext,
+    /// Statements the server's pool has run (requests, ingest and background tasks).
+    pub queries: QueryCounter,
     /// The outside network the server's identity resolver talks to (PLC directory,
     /// handle resolution, HTTPS hosts, DNS); add identities to it.
     pub network: FakeNetwork,
@@ -54,23 +57,32 @@ impl TestApp {
 
     /// A server with a chosen plugin set and GraphQL limits.
     pub async fn with_plugins(plugins: Vec<&'static dyn Plugin>, limits: GraphqlLimits) -> Self {
-        Self::with_options(plugins, limits, |_| {}).await
+        Self::with_options(plugins, limits, |_| {}, true).await
+    }
+
+    /// A server with every linked plugin but no background tasks, so [`TestApp::queries`]
+    /// counts only what requests (and test ingests) cost.
+    pub async fn without_background_tasks() -> Self {
+        Self::with_options(linked_plugins(), GraphqlLimits::default(), |_| {}, false).await
     }
 
     /// A server with every linked plugin and instance settings changed by `configure`
     /// (e.g. `skip_did_web_verification`).
     pub async fn with_instance(configure: impl FnOnce(&mut InstanceInfo)) -> Self {
-        Self::with_options(linked_plugins(), GraphqlLimits::default(), configure).await
+        Self::with_options(linked_plugins(), GraphqlLimits::default(), configure, true).await
     }
 
     async fn with_options(
         plugins: Vec<&'static dyn Plugin>,
         limits: GraphqlLimits,
         configure: impl FnOnce(&mut InstanceInfo),
+        background_tasks: bool,
     ) -> Self {
         let plugins = coves_appview::plugins::order(plugins).expect("valid plugin set");
         let db = TestDb::new().await;
-        let pool = coves_appview::db::connect(db.url(), 4, std::time::Duration::from_secs(5)).expect("pool");
+        let queries = QueryCounter::default();
+        let pool = coves_appview::db::connect_counting(db.url(), 4, std::time::Duration::from_secs(5), queries.clone())
+            .expect("pool");
         let mut instance = InstanceInfo {
             did: Some("did:web:appview.test".into()),
             domains: vec!["coves.test".into()],
@@ -82,7 +94,7 @@ impl TestApp {
         let state = AppState::new(pool.clone(), &plugins, instance, identity.clone(), limits).expect("app state");
         let app = state.app.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-        let tasks = plugins.iter().flat_map(|p| p.tasks()).collect();
+        let tasks = if background_tasks { plugins.iter().flat_map(|p| p.tasks()).collect() } else { Vec::new() };
         let server = RunningServer::start(listener, state, tasks, CancellationToken::new()).expect("server starts");
         Self {
             base: format!("http://{}", server.addr),
@@ -91,6 +103,7 @@ impl TestApp {
             pool,
             http: reqwest::Client::new(),
             app,
+            queries,
             network,
             identity,
             server: Some(server),
@@ -124,6 +137,31 @@ impl TestApp {
             .await
             .expect("POST /graphql");
         response.json().await.expect("GraphQL answers JSON")
+    }
+
+    /// `POST /graphql` as the viewer the bearer `token` names.
+    pub async fn graphql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/graphql", self.base))
+            .header("authorization", crate::auth::bearer(token))
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("POST /graphql");
+        response.json().await.expect("GraphQL answers JSON")
+    }
+
+    /// `GET <path>` as the viewer the bearer `token` names.
+    pub async fn get_as(&self, token: &str, path: &str) -> JsonResponse {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("authorization", crate::auth::bearer(token))
+            .send()
+            .await
+            .expect("GET");
+        into_json(response).await
     }
 
     /// `GET <path>` (path includes the query string).

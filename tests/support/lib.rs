@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod db;
 pub mod events;
+pub mod forum;
 pub mod ingest;
 pub mod network;
 pub mod ws;

@@ -1,6 +1,6 @@
 //! The `actor` plugin: accounts and their `social.coves.actor.profile` records.
 
-mod graphql;
+pub mod graphql;
 mod ingest;
 mod record;
 pub mod schema;
@@ -15,7 +15,7 @@ use coves_plugin_api::{
     async_trait,
 };
 
-pub use service::{ActorRow, find_actor, find_actor_by_did, resolve_actor};
+pub use service::{ActorRow, find_actor, find_actor_by_did, find_actors_by_did, resolve_actor};
 
 /// The profile collection this plugin indexes.
 pub const PROFILE_COLLECTION: &str = "social.coves.actor.profile";

@@ -61,6 +61,16 @@ pub async fn find_actor_by_did(conn: &mut AsyncPgConnection, did: &str) -> Query
         .optional()
 }
 
+/// The active actors among `dids` (any order; unknown or inactive ones are absent).
+pub async fn find_actors_by_did(conn: &mut AsyncPgConnection, dids: &[String]) -> QueryResult<Vec<ActorRow>> {
+    actors::table
+        .select(ActorRow::as_select())
+        .filter(actors::did.eq_any(dids))
+        .filter(actors::status.eq(ACTIVE))
+        .load(conn)
+        .await
+}
+
 /// Resolves an actor identifier to a DID (§3.3): a DID as given; a handle among the
 /// verified handles of known actors, else through identity resolution (verified both
 /// ways). `Ok(None)` when the handle does not resolve.

@@ -15,7 +15,14 @@ use async_graphql::dynamic::{
     Enum, Field, InputObject, Interface, Object, Scalar, Schema, SchemaBuilder, Subscription, SubscriptionField, Type,
     Union,
 };
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use async_graphql::registry::MetaType;
+use tokio::sync::OnceCell;
+
+use crate::AppContext;
 
 /// The root query type's name.
 pub const QUERY: &str = "Query";
@@ -105,6 +112,9 @@ pub enum RegistrarError {
     Schema(String),
 }
 
+/// Adds one value, made from the server's [`AppContext`], to the schema's data.
+type DataFactory = Box<dyn FnOnce(SchemaBuilder, &AppContext) -> SchemaBuilder + Send>;
+
 struct Declared<T> {
     owner: &'static str,
     value: T,
@@ -113,6 +123,7 @@ struct Declared<T> {
 /// Collects types and fields from every plugin, then builds the schema.
 pub struct Registrar {
     current: &'static str,
+    data: Vec<DataFactory>,
     types: BTreeMap<String, Declared<Type>>,
     /// Fields per type, in declaration order.
     fields: BTreeMap<String, Vec<(String, Declared<Field>)>>,
@@ -128,8 +139,13 @@ impl Default for Registrar {
 impl Registrar {
     /// An empty registrar whose root `Query` type belongs to the server (`core`).
     pub fn new() -> Self {
-        let mut registrar =
-            Self { current: "core", types: BTreeMap::new(), fields: BTreeMap::new(), subscription_fields: Vec::new() };
+        let mut registrar = Self {
+            current: "core",
+            data: Vec::new(),
+            types: BTreeMap::new(),
+            fields: BTreeMap::new(),
+            subscription_fields: Vec::new(),
+        };
         registrar.types.insert(
             QUERY.to_owned(),
             Declared { owner: "core", value: Object::new(QUERY).description("Everything a client can read.").into() },
@@ -191,8 +207,22 @@ impl Registrar {
         Ok(())
     }
 
-    /// Builds the schema. `configure` adds data, limits and extensions to the builder.
-    pub fn build(mut self, configure: impl FnOnce(SchemaBuilder) -> SchemaBuilder) -> Result<Schema, RegistrarError> {
+    /// Adds schema data made from the [`AppContext`] when the server starts, such as a
+    /// [`DataLoader`](async_graphql::dataloader::DataLoader) that batches a field's reads
+    /// across the objects of a page (`ctx.data::<DataLoader<MyLoader>>()` in resolvers).
+    /// Data is keyed by type: each plugin should add types of its own.
+    pub fn add_data<T: std::any::Any + Send + Sync>(&mut self, make: impl FnOnce(&AppContext) -> T + Send + 'static) {
+        self.data.push(Box::new(move |builder, app| builder.data(make(app))));
+    }
+
+    /// Builds the schema. With `app` (absent when only the SDL is wanted), the schema's
+    /// data holds it and every value from [`Registrar::add_data`]; `configure` adds
+    /// limits and extensions to the builder.
+    pub fn build(
+        mut self,
+        app: Option<&AppContext>,
+        configure: impl FnOnce(SchemaBuilder) -> SchemaBuilder,
+    ) -> Result<Schema, RegistrarError> {
         let mut expected: BTreeMap<String, (BTreeSet<String>, BTreeMap<String, &'static str>)> = BTreeMap::new();
         for (type_name, fields) in std::mem::take(&mut self.fields) {
             let (owner, mut object) = match self.types.remove(&type_name) {
@@ -231,6 +261,12 @@ impl Registrar {
         }
         for declared in self.types.into_values() {
             builder = builder.register(declared.value);
+        }
+        if let Some(app) = app {
+            builder = builder.data(app.clone());
+            for add in std::mem::take(&mut self.data) {
+                builder = add(builder, app);
+            }
         }
         let schema = configure(builder).finish().map_err(|e| RegistrarError::Schema(e.to_string()))?;
         verify_declared_fields(&schema, &expected)?;
@@ -296,6 +332,84 @@ pub fn parent_field_with_app<T: std::any::Any + Send + Sync>(
             let app = ctx.data::<crate::AppContext>()?;
             let parent = ctx.parent_value.try_downcast_ref::<T>()?;
             Ok(get(parent, app).map(async_graphql::dynamic::FieldValue::value))
+        })
+    })
+}
+
+/// The parent value of a record object type (`Post`, `Comment`, ...): the record's URI and
+/// CID, which any plugin may read to add fields to the type (vote counts, comment counts,
+/// the viewer's vote), and the owning plugin's row, which only the owner reads.
+///
+/// Resolvers of such a type return `FieldValue::owned_any(RecordNode::new(uri, cid, row))`.
+#[derive(Clone)]
+pub struct RecordNode {
+    uri: String,
+    cid: String,
+    row: Arc<dyn Any + Send + Sync>,
+    /// Values loaded for this record, one per type (see [`RecordNode::memo`]).
+    memo: Arc<Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>>,
+}
+
+impl RecordNode {
+    /// Wraps the owner's `row` of the record at `uri` (version `cid`).
+    pub fn new<T: Any + Send + Sync>(uri: impl Into<String>, cid: impl Into<String>, row: T) -> Self {
+        Self { uri: uri.into(), cid: cid.into(), row: Arc::new(row), memo: Arc::default() }
+    }
+
+    /// The record's AT-URI.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The CID of the indexed version.
+    pub fn cid(&self) -> &str {
+        &self.cid
+    }
+
+    /// The owner's row, if it is a `T`.
+    pub fn row<T: Any>(&self) -> Option<&T> {
+        self.row.downcast_ref()
+    }
+
+    /// The value of type `V` loaded for this record by `load`, run once: fields that
+    /// share a load (`upvotes`, `downvotes`, `score`) cost one read. async-graphql resolves
+    /// an object's fields one after another, so the later ones find the value here.
+    pub async fn memo<V, F>(&self, load: impl FnOnce() -> F) -> async_graphql::Result<V>
+    where
+        V: Clone + Send + Sync + 'static,
+        F: Future<Output = async_graphql::Result<V>>,
+    {
+        let cell = {
+            let mut memo = self.memo.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let cell = memo.entry(TypeId::of::<V>()).or_insert_with(|| Arc::new(OnceCell::<V>::new())).clone();
+            cell.downcast::<OnceCell<V>>().map_err(|_| "memo holds another type")?
+        };
+        cell.get_or_try_init(load).await.cloned()
+    }
+
+    /// The owner's row, or a GraphQL error naming the type that was expected.
+    pub fn try_row<T: Any>(&self) -> async_graphql::Result<&T> {
+        self.row().ok_or_else(|| format!("record {} is not a {}", self.uri, std::any::type_name::<T>()).into())
+    }
+}
+
+/// The record node of a resolver's parent (see [`RecordNode`]).
+pub fn parent_record<'a>(ctx: &async_graphql::dynamic::ResolverContext<'a>) -> async_graphql::Result<&'a RecordNode> {
+    ctx.parent_value.try_downcast_ref::<RecordNode>()
+}
+
+/// Like [`parent_field_with_app`], for record object types: `get` receives the owner's row
+/// of the parent [`RecordNode`].
+pub fn record_field<T: std::any::Any + Send + Sync>(
+    name: &str,
+    ty: async_graphql::dynamic::TypeRef,
+    get: fn(&T, &AppContext) -> Option<async_graphql::Value>,
+) -> Field {
+    Field::new(name, ty, move |ctx| {
+        async_graphql::dynamic::FieldFuture::new(async move {
+            let app = ctx.data::<AppContext>()?;
+            let row = parent_record(&ctx)?.try_row::<T>()?;
+            Ok(get(row, app).map(async_graphql::dynamic::FieldValue::value))
         })
     })
 }

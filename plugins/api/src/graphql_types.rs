@@ -6,24 +6,57 @@
 //! Cursors are the opaque keyset cursors of [`crate::cursor`].
 
 use std::any::Any;
+use std::sync::Arc;
 
-use async_graphql::Value;
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, Scalar, TypeRef};
+use async_graphql::dynamic::{
+    Enum, EnumItem, Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Scalar, TypeRef,
+};
+use async_graphql::{ErrorExtensions, Value};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 
+use crate::error::ApiError;
 use crate::graphql::{Registrar, RegistrarError};
+use crate::ranking::{Sort, Timeframe};
 
 /// The `JSON` scalar: any JSON value, passed through verbatim (facets, raw records).
 pub const JSON: &str = "JSON";
 /// The `PageInfo` object of every connection.
 pub const PAGE_INFO: &str = "PageInfo";
+/// The `Sort` enum of ranked lists (posts, comments).
+pub const SORT: &str = "Sort";
+/// The `Timeframe` enum of `TOP` lists.
+pub const TIMEFRAME: &str = "Timeframe";
 
 /// One page of a paginated list: what a connection field resolves to.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Connection<T> {
     /// The items, each with the cursor of the position just after it.
     pub edges: Vec<Edge<T>>,
     /// Whether items follow the last edge.
     pub has_next_page: bool,
+    /// Counts the whole list; run only when `totalCount` is selected.
+    pub total_count: TotalCount,
+}
+
+/// How a connection counts its whole list (a `count(*)` with the list's filters), run
+/// only when a query selects `totalCount`.
+#[derive(Clone)]
+pub struct TotalCount(Arc<dyn Fn() -> BoxFuture<'static, Result<i64, ApiError>> + Send + Sync>);
+
+impl TotalCount {
+    /// A count computed by `count` when asked for.
+    pub fn new<F>(count: impl Fn() -> F + Send + Sync + 'static) -> Self
+    where
+        F: Future<Output = Result<i64, ApiError>> + Send + 'static,
+    {
+        Self(Arc::new(move || count().boxed()))
+    }
+
+    /// Runs the count.
+    pub async fn get(&self) -> Result<i64, ApiError> {
+        (self.0)().await
+    }
 }
 
 /// An item of a [`Connection`].
@@ -51,6 +84,16 @@ struct PageInfo {
 pub fn register_shared_types(registrar: &mut Registrar) -> Result<(), RegistrarError> {
     registrar.add_type(Scalar::new(JSON).description("Any JSON value, passed through verbatim."))?;
     registrar.add_type(Object::new(PAGE_INFO).description("Where a page of a connection ends."))?;
+    registrar.add_type(Enum::new(SORT).description("How posts and comments are ranked.").items([
+        EnumItem::new("HOT").description("Score decaying with age (posts: (score+1)/(ageHours+2)^1.5)."),
+        EnumItem::new("TOP").description("Highest score first, within `timeframe`."),
+        EnumItem::new("NEW").description("Newest first."),
+    ]))?;
+    registrar.add_type(
+        Enum::new(TIMEFRAME)
+            .description("The window of a TOP list, ending now: fixed lengths (a month is 30 days, a year 365).")
+            .items(Timeframe::ALL.map(|t| EnumItem::new(t.as_str().to_ascii_uppercase()))),
+    )?;
     registrar.add_field(
         PAGE_INFO,
         "hasNextPage",
@@ -75,12 +118,36 @@ pub fn register_shared_types(registrar: &mut Registrar) -> Result<(), RegistrarE
     )
 }
 
+/// Reads a ranked list's `sort` and `timeframe` arguments (absent or null: `HOT`, and
+/// `default_timeframe` for `TOP`).
+pub fn sort_argument(ctx: &ResolverContext<'_>, default_timeframe: Timeframe) -> async_graphql::Result<Sort> {
+    let arg = |name: &str| -> async_graphql::Result<Option<String>> {
+        match ctx.args.get(name).filter(|v| !v.is_null()) {
+            Some(value) => Ok(Some(value.enum_name()?.to_ascii_lowercase())),
+            None => Ok(None),
+        }
+    };
+    let sort = arg("sort")?.unwrap_or_else(|| "hot".to_owned());
+    let timeframe = arg("timeframe")?;
+    Sort::from_params(&sort, timeframe.as_deref(), default_timeframe).map_err(|e| e.extend())
+}
+
+/// The `sort` and `timeframe` arguments of a ranked list field.
+pub fn sort_arguments(field: Field, default_timeframe: Timeframe) -> Field {
+    field.argument(InputValue::new("sort", TypeRef::named(SORT)).description("The order; HOT when absent.")).argument(
+        InputValue::new("timeframe", TypeRef::named(TIMEFRAME)).description(format!(
+            "The window of TOP (ignored by the other sorts); {} when absent.",
+            default_timeframe.as_str().to_ascii_uppercase()
+        )),
+    )
+}
+
 /// The connection type's name for a node type (`Community` → `CommunityConnection`).
 pub fn connection_type(node: &str) -> String {
     format!("{node}Connection")
 }
 
-/// Registers `<node>Connection { edges nodes pageInfo }` and `<node>Edge { cursor node }`
+/// Registers `<node>Connection { edges nodes pageInfo totalCount }` and `<node>Edge { cursor node }`
 /// for a node type whose resolvers take a `T` parent value
 /// (`FieldValue::owned_any(T)`). A connection field returns
 /// `FieldValue::owned_any(Connection<T>)`.
@@ -127,6 +194,18 @@ pub fn register_connection<T: Clone + Any + Send + Sync>(
             })
         })
         .description("Whether more items follow, and the cursor to request them."),
+    )?;
+    registrar.add_field(
+        &connection,
+        "totalCount",
+        Field::new("totalCount", TypeRef::named_nn(TypeRef::INT), |ctx| {
+            FieldFuture::new(async move {
+                let page = ctx.parent_value.try_downcast_ref::<Connection<T>>()?;
+                let total = page.total_count.get().await.map_err(|e| e.extend())?;
+                Ok(Some(Value::from(total)))
+            })
+        })
+        .description("How many items the whole list holds (counted only when selected)."),
     )?;
     registrar.add_field(
         &edge,

@@ -14,9 +14,12 @@ pub mod graphql_types;
 pub mod identifiers;
 pub mod identity;
 pub mod images;
+pub mod loader;
 pub mod plugin;
+pub mod ranking;
 pub mod syntax;
 pub mod task;
+pub mod views;
 pub mod write_directly;
 pub mod xrpc;
 

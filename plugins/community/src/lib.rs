@@ -9,7 +9,7 @@
 //! [`resolve_community_param`] / [`resolve_community`] and read them with
 //! [`find_community`] / [`find_communities`].
 
-mod graphql;
+pub mod graphql;
 mod hosting;
 mod ingest;
 mod record;

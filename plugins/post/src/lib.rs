@@ -1,14 +1,17 @@
 //! The `post` plugin: `social.coves.community.post` records, which live in the
 //! **community's** repo (`author` names the user), and the communities' live post counts.
 //!
-//! Reads (GraphQL `post`/`posts`, XRPC `post.get`, `actor.getPosts`) come with the views
-//! that join posts with authors, communities, votes and comments.
+//! Serves GraphQL `post(uri:)` and `posts(...)` (ranked, paginated) and the `Post` type,
+//! to which other plugins add fields (votes, comments). The XRPC views, which join posts
+//! with authors, communities, votes and comments, live in the `feed` plugin.
 
+pub mod graphql;
 mod ingest;
 mod record;
+pub mod service;
 
 use coves_plugin_api::diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use coves_plugin_api::{CommitEvent, IngestTx, Plugin, async_trait};
+use coves_plugin_api::{CommitEvent, IngestTx, Plugin, Registrar, RegistrarError, async_trait};
 
 /// The post collection.
 pub const POST_COLLECTION: &str = "social.coves.community.post";
@@ -24,9 +27,9 @@ impl Plugin for PostPlugin {
         "post"
     }
 
-    /// Authors become actors; post counts live on communities.
+    /// Authors become actors; post counts live on communities; ranking reads vote counts.
     fn depends_on(&self) -> &'static [&'static str] {
-        &["actor", "community"]
+        &["actor", "community", "vote"]
     }
 
     fn collections(&self) -> &'static [&'static str] {
@@ -39,6 +42,10 @@ impl Plugin for PostPlugin {
 
     async fn apply(&self, tx: &mut IngestTx<'_>, batch: &[CommitEvent]) -> anyhow::Result<()> {
         ingest::apply_posts(tx, batch).await
+    }
+
+    fn register_graphql(&self, registrar: &mut Registrar) -> Result<(), RegistrarError> {
+        graphql::register(registrar)
     }
 }
 

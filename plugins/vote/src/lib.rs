@@ -2,13 +2,14 @@
 //! subject URI, maintained in the ingest transaction whatever the order of arrival; its
 //! XRPC write procedures tell clients which record to write to their own PDS.
 
+pub mod graphql;
 mod ingest;
 mod record;
 pub mod service;
 mod xrpc;
 
 use coves_plugin_api::diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use coves_plugin_api::{CommitEvent, IngestTx, Plugin, XrpcMethod, async_trait};
+use coves_plugin_api::{CommitEvent, IngestTx, Plugin, Registrar, RegistrarError, XrpcMethod, async_trait};
 
 /// The vote collection.
 pub const VOTE_COLLECTION: &str = "social.coves.feed.vote";
@@ -34,6 +35,11 @@ impl Plugin for VotePlugin {
 
     async fn apply(&self, tx: &mut IngestTx<'_>, batch: &[CommitEvent]) -> anyhow::Result<()> {
         ingest::apply_votes(tx, batch).await
+    }
+
+    /// `upvotes`, `downvotes`, `score` and `viewerVote` on every votable type.
+    fn register_graphql(&self, registrar: &mut Registrar) -> Result<(), RegistrarError> {
+        graphql::register(registrar)
     }
 
     /// `social.coves.feed.vote.create` and `.delete`, which answer `WriteDirectlyToPDS`.

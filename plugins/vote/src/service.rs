@@ -1,14 +1,14 @@
-//! Reads of indexed votes, shared by the XRPC handlers (and, later, GraphQL viewer fields).
+//! Reads of indexed votes, shared by the XRPC views and the GraphQL fields.
 
 use chrono::{DateTime, Utc};
-use coves_plugin_api::diesel::QueryResult;
-use coves_plugin_api::diesel::sql_types::{Nullable, SmallInt, Text, Timestamptz};
+use coves_plugin_api::diesel::sql_types::{Array, Integer, Nullable, SmallInt, Text, Timestamptz};
+use coves_plugin_api::diesel::{QueryResult, QueryableByName};
 use coves_plugin_api::diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::VOTE_COLLECTION;
 
 /// A voter's effective vote on a subject (COVES_API §2.1).
-#[derive(Clone, Debug, PartialEq, Eq, diesel::QueryableByName)]
+#[derive(Clone, Debug, PartialEq, Eq, QueryableByName)]
 pub struct EffectiveVote {
     /// The vote record's rkey (a TID).
     #[diesel(sql_type = Text)]
@@ -52,4 +52,74 @@ pub async fn effective_vote(
     .load(conn)
     .await?;
     Ok(rows.pop())
+}
+
+/// A subject's effective up- and downvotes (COVES_API §7.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, QueryableByName)]
+pub struct VoteCounts {
+    #[diesel(sql_type = Integer)]
+    pub upvotes: i32,
+    #[diesel(sql_type = Integer)]
+    pub downvotes: i32,
+}
+
+impl VoteCounts {
+    /// `upvotes − downvotes`; may be negative.
+    pub fn score(&self) -> i64 {
+        i64::from(self.upvotes) - i64::from(self.downvotes)
+    }
+}
+
+#[derive(QueryableByName)]
+struct SubjectCounts {
+    #[diesel(sql_type = Text)]
+    subject_uri: String,
+    #[diesel(embed)]
+    counts: VoteCounts,
+}
+
+/// The vote counts of `subjects` (subjects without votes are absent: their counts are 0).
+pub async fn vote_counts(
+    conn: &mut AsyncPgConnection,
+    subjects: &[&str],
+) -> QueryResult<std::collections::HashMap<String, VoteCounts>> {
+    let rows: Vec<SubjectCounts> = coves_plugin_api::diesel::sql_query(
+        "/* vote::vote_counts */ SELECT subject_uri, upvotes, downvotes FROM vote_counts WHERE subject_uri = ANY($1)",
+    )
+    .bind::<Array<Text>, _>(subjects)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.subject_uri, r.counts)).collect())
+}
+
+#[derive(QueryableByName)]
+struct PairVote {
+    #[diesel(sql_type = Text)]
+    voter: String,
+    #[diesel(sql_type = Text)]
+    subject_uri: String,
+    #[diesel(embed)]
+    vote: EffectiveVote,
+}
+
+/// The effective votes of many (voter, subject) pairs at once, one index probe each;
+/// pairs without a live vote are absent.
+pub async fn effective_votes(
+    conn: &mut AsyncPgConnection,
+    pairs: &[(String, String)],
+) -> QueryResult<std::collections::HashMap<(String, String), EffectiveVote>> {
+    let voters: Vec<&str> = pairs.iter().map(|(v, _)| v.as_str()).collect();
+    let subjects: Vec<&str> = pairs.iter().map(|(_, s)| s.as_str()).collect();
+    let rows: Vec<PairVote> = coves_plugin_api::diesel::sql_query(
+        "/* vote::effective_votes */ SELECT k.voter, k.subject_uri, e.rkey, e.direction, e.created_at \
+         FROM unnest($1::text[], $2::text[]) AS k(voter, subject_uri) \
+         CROSS JOIN LATERAL (SELECT rkey, direction, created_at FROM votes v \
+           WHERE v.subject_uri = k.subject_uri AND v.voter = k.voter AND NOT v.deleted \
+           ORDER BY v.created_at DESC, v.rkey DESC LIMIT 1) e",
+    )
+    .bind::<Array<Text>, _>(&voters)
+    .bind::<Array<Text>, _>(&subjects)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| ((r.voter, r.subject_uri), r.vote)).collect())
 }

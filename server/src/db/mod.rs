@@ -3,26 +3,96 @@
 pub mod embedded;
 pub mod migrate;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use coves_plugin_api::DbPool;
 use deadpool::Runtime;
 use deadpool::managed::Timeouts;
-use diesel_async::AsyncPgConnection;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use futures::FutureExt;
 
 /// Builds the pool. Waiting for a connection is bounded by `wait_timeout`, so an
 /// exhausted pool answers 503 instead of hanging requests.
 pub fn connect(database_url: &str, max_size: usize, wait_timeout: Duration) -> anyhow::Result<DbPool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    connect_counting(database_url, max_size, wait_timeout, QueryCounter::default())
+}
+
+/// Like [`connect`], counting every statement the pool's connections run into `counter`
+/// (and the `db_queries_total` metric): tests assert how many queries a request costs.
+pub fn connect_counting(
+    database_url: &str,
+    max_size: usize,
+    wait_timeout: Duration,
+    counter: QueryCounter,
+) -> anyhow::Result<DbPool> {
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    // A pooled connection is checked before reuse, so one broken by a database restart is
+    // replaced instead of failing a request.
+    config.recycling_method = RecyclingMethod::CustomQuery(PING.into());
+    config.custom_setup = Box::new(move |url| {
+        let counter = counter.clone();
+        async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            conn.set_instrumentation(counter);
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     Pool::builder(manager)
         .max_size(max_size)
         .timeouts(Timeouts { wait: Some(wait_timeout), create: Some(wait_timeout), recycle: Some(wait_timeout) })
         .runtime(Runtime::Tokio1)
         .build()
         .context("building the database pool")
+}
+
+/// The statement that checks a pooled connection before reuse (not counted as a query).
+const PING: &str = "/* pool::ping */ SELECT 1";
+
+/// Counts the statements sent by the connections it is installed on, except the pool's
+/// checks before reuse.
+#[derive(Clone, Debug, Default)]
+pub struct QueryCounter(Arc<AtomicU64>);
+
+impl QueryCounter {
+    /// Statements started so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Instrumentation for QueryCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { query, .. } = event
+            && !is_ping(query)
+        {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("db_queries_total").increment(1);
+        }
+    }
+}
+
+/// Whether `query` is the pool's [`PING`]. Reads only the first bytes of its text: the
+/// formatter stops as soon as they are known, so large bind lists are never formatted.
+fn is_ping(query: &dyn std::fmt::Display) -> bool {
+    struct Prefix(String);
+    impl std::fmt::Write for Prefix {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let room = PING.len().saturating_sub(self.0.len());
+            self.0.extend(s.chars().take(room));
+            if self.0.len() >= PING.len() { Err(std::fmt::Error) } else { Ok(()) }
+        }
+    }
+    let mut prefix = Prefix(String::with_capacity(PING.len()));
+    let _ = std::fmt::write(&mut prefix, format_args!("{query}"));
+    prefix.0 == PING
 }
 
 /// The URL of database `name` on the server that `admin_url` points at (same host, port

@@ -31,13 +31,8 @@ pub fn build_schema(
         registrar.begin_plugin(plugin.name());
         plugin.register_graphql(&mut registrar)?;
     }
-    registrar.build(|builder| {
-        let builder = builder.limit_depth(limits.max_depth).limit_complexity(limits.max_complexity);
-        match app {
-            Some(app) => builder.data(app),
-            None => builder,
-        }
-    })
+    registrar
+        .build(app.as_ref(), |builder| builder.limit_depth(limits.max_depth).limit_complexity(limits.max_complexity))
 }
 
 /// What the server itself exposes: a description of this AppView and its plugins.

@@ -3,11 +3,13 @@
 use coves_plugin_api::async_graphql::ErrorExtensions;
 use coves_plugin_api::async_graphql::Value;
 use coves_plugin_api::async_graphql::dynamic::{Enum, EnumItem, Field, FieldFuture, FieldValue, InputValue, TypeRef};
-use coves_plugin_api::graphql_types::{Connection, Edge, connection_type};
+use coves_plugin_api::graphql_types::{Connection, Edge, TotalCount, connection_type};
 use coves_plugin_api::{ApiError, AppContext, Registrar, RegistrarError};
 
 use super::community::COMMUNITY;
-use crate::service::{CommunityRow, CommunitySort, DEFAULT_LIMIT, ListQuery, Visibility, list_communities};
+use crate::service::{
+    CommunityRow, CommunitySort, DEFAULT_LIMIT, ListQuery, Visibility, count_communities, list_communities,
+};
 
 const SORT: &str = "CommunitySort";
 const VISIBILITY: &str = "CommunityVisibility";
@@ -63,9 +65,15 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
             let query = ListQuery { sort, visibility, search, limit: first, after };
             let mut conn = app.conn().await.map_err(|e| e.extend())?;
             let page = list_communities(&mut conn, &query).await.map_err(|e: ApiError| e.extend())?;
+            let (app, search) = (app.clone(), search.map(str::to_owned));
+            let total_count = TotalCount::new(move || {
+                let (app, search) = (app.clone(), search.clone());
+                async move { count_communities(&mut *app.conn().await?, search.as_deref(), visibility).await }
+            });
             let connection = Connection::<CommunityRow> {
                 edges: page.items.into_iter().map(|i| Edge { cursor: i.cursor, node: i.community }).collect(),
                 has_next_page: page.has_more,
+                total_count,
             };
             Ok(Some(FieldValue::owned_any(connection)))
         })

@@ -1,0 +1,2 @@
+DROP TABLE comment_counts;
+DROP TABLE comments;

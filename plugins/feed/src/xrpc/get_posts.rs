@@ -1,0 +1,68 @@
+//! `social.coves.actor.getPosts`: an actor's live posts, newest first (COVES_API §4.10).
+
+use coves_plugin_actor::{find_actor_by_did, resolve_actor};
+use coves_plugin_api::identifiers::parse_actor_id;
+use coves_plugin_api::ranking::Sort;
+use coves_plugin_api::{ApiError, XrpcRequest, XrpcResult};
+use coves_plugin_community::resolve_community_param;
+use coves_plugin_post::service::{PostFilter, list_posts, page_start};
+use serde_json::{Map, Value, json};
+
+use crate::views::post_views;
+
+pub const NSID: &str = "social.coves.actor.getPosts";
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 100;
+
+/// `limit`: 50 when absent or ≤ 0, at most 100; not an integer → 400.
+fn limit(raw: Option<&str>) -> Result<i64, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(DEFAULT_LIMIT),
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(n) if n <= 0 => Ok(DEFAULT_LIMIT),
+            Ok(n) => Ok(n.min(MAX_LIMIT)),
+            Err(_) => Err(ApiError::invalid_request(format!("limit {raw:?} must be an integer (1 to {MAX_LIMIT})"))),
+        },
+    }
+}
+
+pub async fn get_actor_posts(req: XrpcRequest) -> XrpcResult {
+    let raw_actor = req.params.required("actor")?;
+    let actor = parse_actor_id(raw_actor)?;
+    let with_embed = match req.params.get("filter").map(str::trim) {
+        None | Some("" | "posts_with_replies" | "posts_no_replies") => false,
+        Some("posts_with_media") => true,
+        Some(other) => {
+            return Err(ApiError::invalid_request(format!(
+                "filter {other:?} must be posts_with_replies, posts_no_replies or posts_with_media"
+            )));
+        }
+    };
+    let limit = limit(req.params.get("limit"))?;
+    let cursor = req.params.get("cursor").map(str::trim).filter(|c| !c.is_empty());
+    let start = page_start(Sort::New, cursor)?;
+    let mut conn = req.app.conn().await?;
+    let not_found = || ApiError::not_found("ActorNotFound", format!("actor {raw_actor} not found"));
+    let did = resolve_actor(&req.app, &mut conn, &actor).await?.ok_or_else(not_found)?;
+    find_actor_by_did(&mut conn, &did).await?.ok_or_else(not_found)?;
+    let community = match req.params.get("community").map(str::trim).filter(|c| !c.is_empty()) {
+        Some(raw) => Some(
+            resolve_community_param(&mut conn, raw, &req.app.instance)
+                .await?
+                .ok_or_else(|| ApiError::not_found("CommunityNotFound", format!("community {raw} not found")))?,
+        ),
+        None => None,
+    };
+    let filter = PostFilter { community, author: Some(did), with_embed };
+    let page = list_posts(&mut conn, &filter, &start, limit).await?;
+    let posts: Vec<_> = page.items.iter().map(|i| i.post.clone()).collect();
+    let viewer = req.viewer.did.as_ref().map(|d| d.as_str());
+    let views = post_views(&mut conn, &req.app, viewer, &posts).await?;
+    let mut answer = Map::new();
+    answer.insert("feed".into(), views.into_iter().map(|(_, post)| json!({ "post": post })).collect());
+    if let Some(cursor) = page.next_cursor() {
+        answer.insert("cursor".into(), cursor.into());
+    }
+    Ok(Value::Object(answer))
+}

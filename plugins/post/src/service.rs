@@ -1,0 +1,257 @@
+//! Reads of posts, shared by GraphQL and the XRPC views so both agree on visibility,
+//! order and pagination.
+//!
+//! A post is **readable** when it is live, its community is readable and its author's
+//! account is active (COVES_API §2.4, §4.7). Lists rank with [`coves_plugin_api::ranking`]:
+//! hot = `(score + 1) / (ageHours + 2)^1.5` at the page's reference time, then the effective
+//! creation time and the URI.
+
+use chrono::{DateTime, Utc};
+use coves_plugin_api::diesel::sql_types::{Array, BigInt, Double, Jsonb, Nullable, Text, Timestamptz};
+use coves_plugin_api::diesel::{QueryResult, QueryableByName, sql_query};
+use coves_plugin_api::diesel_async::{AsyncPgConnection, RunQueryDsl};
+use coves_plugin_api::ranking::{PageStart, Position, RankedSql, after_values, bind_values};
+use coves_plugin_api::{ACTIVE_STATUS, ApiError};
+use coves_plugin_community::VISIBLE;
+use serde_json::Value;
+
+use crate::POST_COLLECTION;
+
+/// A readable post.
+#[derive(Clone, Debug, QueryableByName)]
+pub struct PostRow {
+    #[diesel(sql_type = Text)]
+    pub uri: String,
+    #[diesel(sql_type = Text)]
+    pub cid: String,
+    #[diesel(sql_type = Text)]
+    pub rkey: String,
+    /// The community (whose repo holds the post, and its blobs).
+    #[diesel(sql_type = Text)]
+    pub community_did: String,
+    #[diesel(sql_type = Text)]
+    pub author_did: String,
+    /// The record as received.
+    #[diesel(sql_type = Jsonb)]
+    pub record: Value,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub title: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub content: Option<String>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    pub facets: Option<Value>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    pub embed: Option<Value>,
+    #[diesel(sql_type = Array<Text>)]
+    pub langs: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    pub tags: Vec<String>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    pub labels: Option<Value>,
+    /// The effective creation time, min(createdAt, indexedAt) (COVES_API §6.1): what views
+    /// show as `createdAt` and what lists sort by.
+    #[diesel(sql_type = Timestamptz)]
+    pub sort_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub indexed_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub edited_at: Option<DateTime<Utc>>,
+}
+
+impl PostRow {
+    /// The record as served: `$type` set, `createdAt` normalized to `Z`.
+    pub fn record_view(&self) -> Value {
+        coves_plugin_api::views::record_view(&self.record, POST_COLLECTION, self.sort_at)
+    }
+}
+
+const COLUMNS: &str = "p.uri, p.cid, p.rkey, p.community_did, p.author_did, p.record, p.title, p.content, p.facets, \
+     p.embed, p.langs, p.tags, p.labels, p.sort_at, p.indexed_at, p.edited_at";
+
+/// Readable posts `p`: live, in a readable community, by an active author.
+fn readable() -> String {
+    format!(
+        "NOT p.deleted AND EXISTS (SELECT 1 FROM communities WHERE did = p.community_did AND {VISIBLE}) \
+         AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = p.author_did AND a.status <> '{ACTIVE_STATUS}')"
+    )
+}
+
+/// The readable posts among `uris` (any order; missing ones are absent).
+pub async fn find_posts(conn: &mut AsyncPgConnection, uris: &[&str]) -> QueryResult<Vec<PostRow>> {
+    if uris.is_empty() {
+        return Ok(Vec::new());
+    }
+    sql_query(format!("/* post::find_posts */ SELECT {COLUMNS} FROM posts p WHERE p.uri = ANY($1) AND {}", readable()))
+        .bind::<Array<Text>, _>(uris)
+        .load(conn)
+        .await
+}
+
+/// Which posts a list holds.
+#[derive(Clone, Debug, Default)]
+pub struct PostFilter {
+    /// Only posts in this community (a DID).
+    pub community: Option<String>,
+    /// Only posts by this author (a DID).
+    pub author: Option<String>,
+    /// Only posts with an embed (`posts_with_media`).
+    pub with_embed: bool,
+}
+
+/// A listed post, its sort keys and the cursor of the position just after it.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub post: PostRow,
+    pub cursor: String,
+}
+
+/// One page of posts.
+#[derive(Clone, Debug)]
+pub struct PostPage {
+    pub items: Vec<Listed>,
+    /// Whether more posts follow the last one.
+    pub has_more: bool,
+}
+
+impl PostPage {
+    /// The cursor to continue with; `None` on the last page.
+    pub fn next_cursor(&self) -> Option<&str> {
+        if self.has_more { self.items.last().map(|i| i.cursor.as_str()) } else { None }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Ranked {
+    #[diesel(embed)]
+    post: PostRow,
+    #[diesel(sql_type = BigInt)]
+    score: i64,
+    #[diesel(sql_type = Double)]
+    rank: f64,
+}
+
+/// The cursor namespace of post lists.
+const LIST: &str = "posts";
+
+/// Hot rank of post `p` with score `score` at reference time `$1`.
+const HOT_RANK: &str = "(({score}) + 1)::float8 / power(GREATEST(extract(epoch FROM ($1::timestamptz - p.sort_at))::float8 \
+     / 3600, 0) + 2, 1.5)";
+
+/// The columns ranked lists sort by, inside the `ranked` subquery.
+const KEYS: RankedSql<'static> =
+    RankedSql { rank: "rank", score: "score", at: "sort_at", uri: "uri", hot_ties_by_score: false };
+
+/// Starts a page of a post list: decodes `cursor` (400 `InvalidCursor` when it belongs to
+/// another list or sort).
+pub fn page_start(sort: coves_plugin_api::ranking::Sort, cursor: Option<&str>) -> Result<PageStart, ApiError> {
+    PageStart::new(LIST, sort, cursor)
+}
+
+/// The filter's WHERE conditions over `p`, with placeholders numbered from `$next`.
+fn filter_sql(filter: &PostFilter, next: &mut usize) -> String {
+    let mut sql = readable();
+    for (value, column) in [(&filter.community, "p.community_did"), (&filter.author, "p.author_did")] {
+        if value.is_some() {
+            sql.push_str(&format!(" AND {column} = ${next}"));
+            *next += 1;
+        }
+    }
+    if filter.with_embed {
+        sql.push_str(" AND p.embed IS NOT NULL");
+    }
+    sql
+}
+
+fn bind_filter<'a>(
+    mut query: coves_plugin_api::ranking::BoxedQuery<'a>,
+    filter: &'a PostFilter,
+) -> coves_plugin_api::ranking::BoxedQuery<'a> {
+    for value in [&filter.community, &filter.author].into_iter().flatten() {
+        query = query.bind::<Text, _>(value.as_str());
+    }
+    query
+}
+
+/// A page of `limit` posts matching `filter`, in `start`'s sort, after its position.
+pub async fn list_posts(
+    conn: &mut AsyncPgConnection,
+    filter: &PostFilter,
+    start: &PageStart,
+    limit: i64,
+) -> Result<PostPage, ApiError> {
+    let sort = start.sort;
+    let mut next = 2;
+    let mut conditions = filter_sql(filter, &mut next);
+    if start.window_start().is_some() {
+        conditions.push_str(&format!(" AND p.sort_at >= ${next}"));
+        next += 1;
+    }
+    if start.after.is_some() {
+        // Later pages list the posts as of the first page: one that arrived since would
+        // rank among them at a place the reader has already passed, or not.
+        conditions.push_str(" AND p.sort_at <= $1");
+    }
+    let score = "COALESCE(vc.upvotes - vc.downvotes, 0)";
+    let keyset = match &start.after {
+        Some(_) => format!("WHERE {}", KEYS.after(sort, next)),
+        None => String::new(),
+    };
+    let limit_param = next + start.after.as_ref().map_or(0, |_| KEYS.keys(sort).len());
+    let sql = format!(
+        "/* post::list_posts */ SELECT * FROM (SELECT {COLUMNS}, {score}::bigint AS score, {rank} AS rank \
+           FROM posts p LEFT JOIN vote_counts vc ON vc.subject_uri = p.uri WHERE {conditions}) ranked \
+         {keyset} ORDER BY {order} LIMIT ${limit_param}",
+        rank = HOT_RANK.replace("{score}", score),
+        order = KEYS.order_by(sort),
+    );
+    let mut query = sql_query(sql).into_boxed().bind::<Timestamptz, _>(start.t0);
+    query = bind_filter(query, filter);
+    if let Some(window) = start.window_start() {
+        query = query.bind::<Timestamptz, _>(window);
+    }
+    if let Some(after) = &start.after {
+        query = bind_values(query, after_values(sort, false, after));
+    }
+    let rows: Vec<Ranked> = query.bind::<BigInt, _>(limit + 1).load(conn).await?;
+    let (rows, has_more) = coves_plugin_api::cursor::split_page(rows, usize::try_from(limit).unwrap_or(0));
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let position = Position {
+                rank: r.rank,
+                score: r.score,
+                at_us: r.post.sort_at.timestamp_micros(),
+                uri: r.post.uri.clone(),
+            };
+            Listed { cursor: start.cursor_after(LIST, position), post: r.post }
+        })
+        .collect();
+    Ok(PostPage { items, has_more })
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// How many readable posts match `filter` (and `start`'s top window).
+pub async fn count_posts(
+    conn: &mut AsyncPgConnection,
+    filter: &PostFilter,
+    start: &PageStart,
+) -> Result<i64, ApiError> {
+    let mut next = 1;
+    let mut conditions = filter_sql(filter, &mut next);
+    if start.window_start().is_some() {
+        conditions.push_str(&format!(" AND p.sort_at >= ${next}"));
+    }
+    let mut query =
+        sql_query(format!("/* post::count_posts */ SELECT count(*) AS n FROM posts p WHERE {conditions}")).into_boxed();
+    query = bind_filter(query, filter);
+    if let Some(window) = start.window_start() {
+        query = query.bind::<Timestamptz, _>(window);
+    }
+    let count: Count = query.get_result(conn).await?;
+    Ok(count.n)
+}
