@@ -78,10 +78,10 @@ async fn graphql_answers_get_queries_and_introspection() {
         response.body,
         json!({"data": {"appview": {"plugins": [
             {"name": "actor", "collections": ["social.coves.actor.profile"]},
-            {"name": "comment", "collections": ["social.coves.community.comment"]},
             {"name": "community", "collections": ["social.coves.community.profile"]},
             {"name": "vote", "collections": ["social.coves.feed.vote"]},
             {"name": "post", "collections": ["social.coves.community.post"]},
+            {"name": "comment", "collections": ["social.coves.community.comment"]},
             {"name": "feed", "collections": []},
         ]}}})
     );

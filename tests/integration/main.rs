@@ -3,6 +3,7 @@
 mod actor;
 mod auth;
 mod comment;
+mod comment_views;
 mod community;
 mod http;
 mod identity;

@@ -95,7 +95,7 @@ fn two_plugins_serving_one_xrpc_method_are_refused() {
 fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
     let plugins = coves_appview::plugins::linked().expect("valid plugin set");
     let names: Vec<_> = plugins.iter().map(|p| p.name()).collect();
-    assert_eq!(names, ["actor", "comment", "community", "vote", "post", "feed"]);
+    assert_eq!(names, ["actor", "community", "vote", "post", "comment", "feed"]);
     let methods: Vec<_> = XrpcRouter::new(&plugins)
         .expect("no clashes")
         .methods()
@@ -104,11 +104,13 @@ fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
     assert_eq!(
         methods,
         [
+            "social.coves.actor.getComments (feed)",
             "social.coves.actor.getPosts (feed)",
             "social.coves.actor.getProfile (actor)",
             "social.coves.actor.getprofile (actor)",
             "social.coves.community.comment.create (comment)",
             "social.coves.community.comment.delete (comment)",
+            "social.coves.community.comment.getComments (feed)",
             "social.coves.community.comment.update (comment)",
             "social.coves.community.get (community)",
             "social.coves.community.list (community)",

@@ -13,7 +13,7 @@ use crate::cursor;
 use crate::error::ApiError;
 
 /// A `top` window (COVES_API §6.1): fixed lengths, the same for posts and comments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Timeframe {
     Hour,
     Day,
@@ -62,7 +62,7 @@ impl Timeframe {
 }
 
 /// How a list of posts or comments is ordered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Sort {
     /// Score decaying with age (the formula differs for posts and comments).
     Hot,

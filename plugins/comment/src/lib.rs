@@ -3,18 +3,21 @@
 //! maintained in the ingest transaction whatever the order of arrival; its XRPC write
 //! procedures tell clients which record to write to their own PDS.
 //!
-//! Reads (threads, `comment.getComments`, `actor.getComments`, the counters on post and
-//! comment views) come with the views that join comments with authors, posts and votes.
+//! Serves the `Comment` GraphQL type with nested `replies`, `Post.comments` and the
+//! comment counters of posts; [`thread`] reads threads for GraphQL and the XRPC views
+//! (which live in the `feed` plugin).
 
+pub mod graphql;
 mod ingest;
 mod plan;
 mod record;
 pub mod schema;
 pub mod service;
+pub mod thread;
 mod xrpc;
 
 use coves_plugin_api::diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use coves_plugin_api::{CommitEvent, IngestTx, Plugin, XrpcMethod, async_trait};
+use coves_plugin_api::{CommitEvent, IngestTx, Plugin, Registrar, RegistrarError, XrpcMethod, async_trait};
 
 /// The comment collection.
 pub const COMMENT_COLLECTION: &str = "social.coves.community.comment";
@@ -30,9 +33,9 @@ impl Plugin for CommentPlugin {
         "comment"
     }
 
-    /// Commenters become actors.
+    /// Commenters become actors; threads hang off posts and rank by vote counts.
     fn depends_on(&self) -> &'static [&'static str] {
-        &["actor"]
+        &["actor", "post", "vote"]
     }
 
     fn collections(&self) -> &'static [&'static str] {
@@ -45,6 +48,10 @@ impl Plugin for CommentPlugin {
 
     async fn apply(&self, tx: &mut IngestTx<'_>, batch: &[CommitEvent]) -> anyhow::Result<()> {
         ingest::apply_comments(tx, batch).await
+    }
+
+    fn register_graphql(&self, registrar: &mut Registrar) -> Result<(), RegistrarError> {
+        graphql::register(registrar)
     }
 
     /// `social.coves.community.comment.create`, `.update` and `.delete`, which answer

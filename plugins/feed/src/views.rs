@@ -1,4 +1,5 @@
-//! `PostView` (COVES_API §5.1), built for a page of posts with one read per joined table.
+//! `PostView` and `CommentView` (COVES_API §5.1, §5.3), built for a page with one read per
+//! joined table.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use coves_plugin_api::syntax::format_datetime;
 use coves_plugin_api::views::{BlobOwner, embed_view};
 use coves_plugin_api::{ApiError, AppContext};
 use coves_plugin_comment::service::{CommentCounts, comment_counts};
+use coves_plugin_comment::thread::CommentRow;
 use coves_plugin_community::{CommunityRow, find_communities};
 use coves_plugin_post::service::PostRow;
 use coves_plugin_vote::service::{EffectiveVote, VoteCounts, effective_votes, vote_counts};
@@ -147,4 +149,55 @@ pub fn post_view(app: &AppContext, viewer: Option<&str>, post: &PostRow, joined:
         view["viewer"] = Value::Object(state);
     }
     Some(view)
+}
+
+/// `{uri, cid}`.
+fn strong_ref(uri: &str, cid: &str) -> Value {
+    json!({"uri": uri, "cid": cid})
+}
+
+/// One CommentView (§5.3); a deleted comment becomes a placeholder: no author handle,
+/// record or viewer, zero stats except `replyCount`.
+pub fn comment_view(app: &AppContext, viewer: Option<&str>, comment: &CommentRow, joined: &Joined) -> Value {
+    let replies = joined.comments.get(&comment.uri).copied().unwrap_or_default().reply_count;
+    let mut view = json!({
+        "uri": comment.uri,
+        "cid": comment.cid,
+        "post": strong_ref(&comment.root_uri, &comment.root_cid),
+        "createdAt": format_datetime(&comment.sort_at),
+        "indexedAt": format_datetime(&comment.indexed_at),
+    });
+    if comment.replies_to_comment() {
+        view["parent"] = strong_ref(&comment.parent_uri, &comment.parent_cid);
+    }
+    if comment.deleted {
+        view["author"] = json!({"did": comment.commenter_did, "handle": ""});
+        view["record"] = Value::Null;
+        view["stats"] = json!({"upvotes": 0, "downvotes": 0, "score": 0, "replyCount": replies});
+        view["isDeleted"] = true.into();
+        view["deletionReason"] = comment.deletion_reason.as_deref().unwrap_or("author").into();
+        if let Some(at) = &comment.deleted_at {
+            view["deletedAt"] = format_datetime(at).into();
+        }
+        return view;
+    }
+    let author = joined.actors.get(&comment.commenter_did);
+    view["author"] = author_view(app, &comment.commenter_did, author);
+    view["record"] = comment.record_view().unwrap_or(Value::Null);
+    let mut stats = joined.vote_stats(&comment.uri);
+    stats.insert("replyCount".into(), replies.into());
+    view["stats"] = Value::Object(stats);
+    if let Some(embed) = &comment.embed {
+        // A comment's blobs live in its author's repo.
+        let owner = BlobOwner {
+            did: &comment.commenter_did,
+            pds: author.and_then(|a| a.pds_endpoint.as_deref()),
+            instance: &app.instance,
+        };
+        view["embed"] = embed_view(embed, &owner);
+    }
+    if let Some(viewer) = viewer {
+        view["viewer"] = Value::Object(viewer_view(viewer, joined.viewer_votes.get(&comment.uri)));
+    }
+    view
 }

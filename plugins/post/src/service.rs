@@ -70,8 +70,13 @@ const COLUMNS: &str = "p.uri, p.cid, p.rkey, p.community_did, p.author_did, p.re
 
 /// Readable posts `p`: live, in a readable community, by an active author.
 fn readable() -> String {
+    format!("NOT p.deleted AND {}", in_readable_community_by_active_author())
+}
+
+/// Posts `p` (live or deleted) in a readable community by an active author.
+fn in_readable_community_by_active_author() -> String {
     format!(
-        "NOT p.deleted AND EXISTS (SELECT 1 FROM communities WHERE did = p.community_did AND {VISIBLE}) \
+        "EXISTS (SELECT 1 FROM communities WHERE did = p.community_did AND {VISIBLE}) \
          AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = p.author_did AND a.status <> '{ACTIVE_STATUS}')"
     )
 }
@@ -85,6 +90,36 @@ pub async fn find_posts(conn: &mut AsyncPgConnection, uris: &[&str]) -> QueryRes
         .bind::<Array<Text>, _>(uris)
         .load(conn)
         .await
+}
+
+/// The post at the root of a thread, which may be deleted (COVES_API §4.8).
+#[derive(Clone, Debug, QueryableByName)]
+pub struct ThreadRoot {
+    /// A deleted post's record is reduced to `$type`, `community`, `author`, `createdAt`.
+    #[diesel(embed)]
+    pub post: PostRow,
+    #[diesel(sql_type = coves_plugin_api::diesel::sql_types::Bool)]
+    pub deleted: bool,
+}
+
+/// The post `uri` as the root of its thread: readable, or deleted after it was seen live
+/// (its thread is still served, Go-compatible). A post never seen live, in an unreadable
+/// community or by an inactive author is `None`.
+pub async fn find_thread_root(conn: &mut AsyncPgConnection, uri: &str) -> QueryResult<Option<ThreadRoot>> {
+    let reduced = format!(
+        "jsonb_build_object('$type', '{POST_COLLECTION}', 'community', p.community_did, 'author', p.author_did, \
+         'createdAt', p.created_at)"
+    );
+    let mut rows: Vec<ThreadRoot> = sql_query(format!(
+        "/* post::find_thread_root */ SELECT {columns}, p.deleted FROM posts p \
+         WHERE p.uri = $1 AND p.author_did IS NOT NULL AND p.cid IS NOT NULL AND {shown}",
+        shown = in_readable_community_by_active_author(),
+        columns = COLUMNS.replace("p.record", &format!("COALESCE(p.record, {reduced}) AS record")),
+    ))
+    .bind::<Text, _>(uri)
+    .load(conn)
+    .await?;
+    Ok(rows.pop())
 }
 
 /// Which posts a list holds.

@@ -1,13 +1,11 @@
 //! `social.coves.actor.getPosts`: an actor's live posts, newest first (COVES_API §4.10).
 
-use coves_plugin_actor::{find_actor_by_did, resolve_actor};
-use coves_plugin_api::identifiers::parse_actor_id;
 use coves_plugin_api::ranking::Sort;
 use coves_plugin_api::{ApiError, XrpcRequest, XrpcResult};
-use coves_plugin_community::resolve_community_param;
 use coves_plugin_post::service::{PostFilter, list_posts, page_start};
 use serde_json::{Map, Value, json};
 
+use super::params::{actor_param, community_param, cursor_param};
 use crate::views::post_views;
 
 pub const NSID: &str = "social.coves.actor.getPosts";
@@ -28,8 +26,6 @@ fn limit(raw: Option<&str>) -> Result<i64, ApiError> {
 }
 
 pub async fn get_actor_posts(req: XrpcRequest) -> XrpcResult {
-    let raw_actor = req.params.required("actor")?;
-    let actor = parse_actor_id(raw_actor)?;
     let with_embed = match req.params.get("filter").map(str::trim) {
         None | Some("" | "posts_with_replies" | "posts_no_replies") => false,
         Some("posts_with_media") => true,
@@ -40,20 +36,10 @@ pub async fn get_actor_posts(req: XrpcRequest) -> XrpcResult {
         }
     };
     let limit = limit(req.params.get("limit"))?;
-    let cursor = req.params.get("cursor").map(str::trim).filter(|c| !c.is_empty());
-    let start = page_start(Sort::New, cursor)?;
+    let start = page_start(Sort::New, cursor_param(&req.params))?;
     let mut conn = req.app.conn().await?;
-    let not_found = || ApiError::not_found("ActorNotFound", format!("actor {raw_actor} not found"));
-    let did = resolve_actor(&req.app, &mut conn, &actor).await?.ok_or_else(not_found)?;
-    find_actor_by_did(&mut conn, &did).await?.ok_or_else(not_found)?;
-    let community = match req.params.get("community").map(str::trim).filter(|c| !c.is_empty()) {
-        Some(raw) => Some(
-            resolve_community_param(&mut conn, raw, &req.app.instance)
-                .await?
-                .ok_or_else(|| ApiError::not_found("CommunityNotFound", format!("community {raw} not found")))?,
-        ),
-        None => None,
-    };
+    let did = actor_param(&req, &mut conn).await?;
+    let community = community_param(&req, &mut conn).await?;
     let filter = PostFilter { community, author: Some(did), with_embed };
     let page = list_posts(&mut conn, &filter, &start, limit).await?;
     let posts: Vec<_> = page.items.iter().map(|i| i.post.clone()).collect();

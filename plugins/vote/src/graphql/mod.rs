@@ -1,5 +1,5 @@
-//! GraphQL: the fields votes add to every votable record type (`Post`, and `Comment` once
-//! it exists): `upvotes`, `downvotes`, `score` and the viewer's `viewerVote`.
+//! GraphQL: the fields votes add to every votable record type (`Post`, `Comment`):
+//! `upvotes`, `downvotes`, `score` and the viewer's `viewerVote`.
 //!
 //! They read only the parent's URI ([`RecordNode`]), through loaders that batch a page's
 //! subjects into one query each.
@@ -16,7 +16,7 @@ use coves_plugin_api::{AppContext, Registrar, RegistrarError, Viewer};
 use crate::service::{EffectiveVote, VoteCounts, effective_votes, vote_counts};
 
 /// The record types votes count on.
-pub const VOTABLE_TYPES: &[&str] = &["Post"];
+pub const VOTABLE_TYPES: &[&str] = &["Post", "Comment"];
 
 const VIEWER_VOTE: &str = "ViewerVote";
 const DIRECTION: &str = "VoteDirection";

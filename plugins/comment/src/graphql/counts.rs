@@ -1,0 +1,63 @@
+//! The comment counters on posts (`commentCount`, `totalCommentCount`) and comments
+//! (`replyCount`), read through one loader per page.
+
+use coves_plugin_api::async_graphql::Value;
+use coves_plugin_api::async_graphql::dataloader::Loader;
+use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, ResolverContext, TypeRef};
+use coves_plugin_api::graphql::parent_record;
+use coves_plugin_api::loader::{LoadError, Loaded, load_error, load_one, register_loader};
+use coves_plugin_api::{AppContext, Registrar, RegistrarError};
+use coves_plugin_post::graphql::POST;
+
+use super::COMMENT;
+use crate::service::{CommentCounts, comment_counts};
+
+/// Comment counters by subject URI.
+struct CountsLoader(AppContext);
+
+impl Loader<String> for CountsLoader {
+    type Value = CommentCounts;
+    type Error = LoadError;
+
+    async fn load(&self, subjects: &[String]) -> Loaded<String, CommentCounts> {
+        let mut conn = self.0.conn().await.map_err(load_error)?;
+        let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+        comment_counts(&mut conn, &subjects).await.map_err(load_error)
+    }
+}
+
+/// The parent record's counters, loaded once for all its counter fields.
+async fn counts(ctx: &ResolverContext<'_>) -> coves_plugin_api::async_graphql::Result<CommentCounts> {
+    let record = parent_record(ctx)?;
+    record
+        .memo(|| async { Ok(load_one::<_, CountsLoader>(ctx, record.uri().to_owned()).await?.unwrap_or_default()) })
+        .await
+}
+
+type Getter = fn(&CommentCounts) -> i32;
+
+fn counter(name: &str, get: Getter) -> Field {
+    Field::new(name, TypeRef::named_nn(TypeRef::INT), move |ctx| {
+        FieldFuture::new(async move { Ok(Some(Value::from(get(&counts(&ctx).await?)))) })
+    })
+}
+
+pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
+    register_loader(registrar, |app| CountsLoader(app.clone()));
+    registrar.add_field(
+        POST,
+        "commentCount",
+        counter("commentCount", |c| c.reply_count)
+            .description("Live top-level comments (direct replies to the post), as clients show them."),
+    )?;
+    registrar.add_field(
+        POST,
+        "totalCommentCount",
+        counter("totalCommentCount", |c| c.thread_count).description("Live comments in the whole thread."),
+    )?;
+    registrar.add_field(
+        COMMENT,
+        "replyCount",
+        counter("replyCount", |c| c.reply_count).description("Live direct replies."),
+    )
+}
