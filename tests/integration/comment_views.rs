@@ -283,7 +283,7 @@ async fn viewer_state_and_actor_comments() {
 }
 
 const THREAD: &str = "query($uri: String!) { post(uri: $uri) { commentCount totalCommentCount score
-  comments(sort: NEW, first: 10) { totalCount edges { node { content isDeleted replyCount score viewerVote { direction }
+  comments(sort: NEW, first: 10) { totalCount edges { node { content isDeleted replyCount totalReplyCount score viewerVote { direction }
     author { handle }
     replies(sort: NEW, first: 2) { totalCount pageInfo { hasNextPage endCursor } nodes { content isDeleted replyCount author { handle }
       replies { nodes { content } } } } } } } } }";
@@ -320,6 +320,8 @@ async fn graphql_threads_nest_with_counts_whatever_the_order_of_arrival() {
         (Some("top"), Some(2), Some(1))
     );
     assert_eq!(top_node["author"]["handle"], "bob.test");
+    // Below "top": two live replies, a placeholder, and the placeholder's live reply.
+    assert_eq!(top_node["totalReplyCount"], 3);
     assert_eq!(top_node["viewerVote"], Value::Null);
     let replies = &top_node["replies"];
     // Three replies (one a placeholder), two per page, newest first.

@@ -142,6 +142,33 @@ pub fn sort_arguments(field: Field, default_timeframe: Timeframe) -> Field {
     )
 }
 
+/// The `first` (page size, clamped to 1..100) and `after` (cursor) arguments of a
+/// connection field.
+pub fn page_arguments(field: Field, default_first: i64) -> Field {
+    field
+        .argument(
+            InputValue::new("first", TypeRef::named_nn(TypeRef::INT))
+                .default_value(Value::from(default_first))
+                .description("Page size, clamped to 1..100."),
+        )
+        .argument(
+            InputValue::new("after", TypeRef::named(TypeRef::STRING))
+                .description("Continue after this cursor (`pageInfo.endCursor` or an edge's `cursor`)."),
+        )
+}
+
+/// Reads the arguments of [`page_arguments`]: the page size, clamped to 1..100, and the
+/// cursor to continue after (absent or null: the first page).
+pub fn page_argument_values<'a>(
+    ctx: &'a ResolverContext<'_>,
+    default_first: i64,
+) -> async_graphql::Result<(i64, Option<&'a str>)> {
+    let arg = |name: &str| ctx.args.get(name).filter(|v| !v.is_null());
+    let first = arg("first").map(|v| v.i64()).transpose()?.unwrap_or(default_first).clamp(1, 100);
+    let after = arg("after").map(|v| v.string()).transpose()?;
+    Ok((first, after))
+}
+
 /// The connection type's name for a node type (`Community` → `CommunityConnection`).
 pub fn connection_type(node: &str) -> String {
     format!("{node}Connection")

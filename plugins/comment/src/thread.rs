@@ -374,3 +374,32 @@ pub async fn with_replies(conn: &mut AsyncPgConnection, parents: &[String]) -> Q
     .await?;
     Ok(rows.into_iter().map(|p| p.uri).collect())
 }
+
+/// How many live comments lie anywhere below each of `uris` (their whole subtrees,
+/// through placeholders too), read with one recursive query. Counted from the rows, so
+/// it is exact whatever the order in which a thread's comments arrived.
+pub async fn descendant_counts(conn: &mut AsyncPgConnection, uris: &[&str]) -> QueryResult<HashMap<String, i64>> {
+    #[derive(QueryableByName)]
+    struct Descendants {
+        #[diesel(sql_type = Text)]
+        uri: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    if uris.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<Descendants> = sql_query(format!(
+        "/* comment::descendant_counts */ SELECT top.uri, (SELECT count(*) FROM ( \
+           WITH RECURSIVE below(uri, deleted) AS ( \
+             SELECT c.uri, c.deleted FROM comments c WHERE c.parent_uri = top.uri AND {shown} \
+             UNION ALL SELECT c.uri, c.deleted FROM comments c JOIN below b ON c.parent_uri = b.uri WHERE {shown}) \
+           SELECT 1 FROM below WHERE NOT deleted) live) AS n \
+         FROM unnest($1::text[]) AS top(uri)",
+        shown = shown()
+    ))
+    .bind::<Array<Text>, _>(uris)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.uri, r.n)).collect())
+}

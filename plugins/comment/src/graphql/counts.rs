@@ -1,5 +1,5 @@
 //! The comment counters on posts (`commentCount`, `totalCommentCount`) and comments
-//! (`replyCount`), read through one loader per page.
+//! (`replyCount`, `totalReplyCount`), read through one loader per page.
 
 use coves_plugin_api::async_graphql::Value;
 use coves_plugin_api::async_graphql::dataloader::Loader;
@@ -11,6 +11,7 @@ use coves_plugin_post::graphql::POST;
 
 use super::COMMENT;
 use crate::service::{CommentCounts, comment_counts};
+use crate::thread::descendant_counts;
 
 /// Comment counters by subject URI.
 struct CountsLoader(AppContext);
@@ -23,6 +24,20 @@ impl Loader<String> for CountsLoader {
         let mut conn = self.0.conn().await.map_err(load_error)?;
         let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
         comment_counts(&mut conn, &subjects).await.map_err(load_error)
+    }
+}
+
+/// Live comments below a comment, by comment URI.
+struct DescendantsLoader(AppContext);
+
+impl Loader<String> for DescendantsLoader {
+    type Value = i64;
+    type Error = LoadError;
+
+    async fn load(&self, uris: &[String]) -> Loaded<String, i64> {
+        let mut conn = self.0.conn().await.map_err(load_error)?;
+        let uris: Vec<&str> = uris.iter().map(String::as_str).collect();
+        descendant_counts(&mut conn, &uris).await.map_err(load_error)
     }
 }
 
@@ -59,5 +74,17 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
         COMMENT,
         "replyCount",
         counter("replyCount", |c| c.reply_count).description("Live direct replies."),
+    )?;
+    register_loader(registrar, |app| DescendantsLoader(app.clone()));
+    let total = Field::new("totalReplyCount", TypeRef::named_nn(TypeRef::INT), |ctx| {
+        FieldFuture::new(async move {
+            let uri = parent_record(&ctx)?.uri().to_owned();
+            Ok(Some(Value::from(load_one::<_, DescendantsLoader>(&ctx, uri).await?.unwrap_or_default())))
+        })
+    });
+    registrar.add_field(
+        COMMENT,
+        "totalReplyCount",
+        total.description("Live comments anywhere below this one (its whole subtree)."),
     )
 }

@@ -7,11 +7,13 @@
 
 use std::collections::HashMap;
 
+use coves_plugin_api::async_graphql::ErrorExtensions;
 use coves_plugin_api::async_graphql::dataloader::Loader;
-use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, ResolverContext, TypeRef};
-use coves_plugin_api::async_graphql::{ErrorExtensions, Value};
+use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, FieldValue, ResolverContext, TypeRef};
 use coves_plugin_api::graphql::parent_record;
-use coves_plugin_api::graphql_types::{Connection, Edge, TotalCount, connection_type, sort_argument, sort_arguments};
+use coves_plugin_api::graphql_types::{
+    Connection, Edge, TotalCount, connection_type, page_argument_values, page_arguments, sort_argument, sort_arguments,
+};
 use coves_plugin_api::loader::{LoadError, Loaded, load_error, load_one, register_loader};
 use coves_plugin_api::ranking::{Sort, Timeframe};
 use coves_plugin_api::{AppContext, Registrar, RegistrarError};
@@ -66,9 +68,7 @@ async fn level(
     let app = ctx.data::<AppContext>()?;
     let parent = parent_record(ctx)?.uri().to_owned();
     let sort = sort_argument(ctx, Timeframe::All)?;
-    let arg = |name: &str| ctx.args.get(name).filter(|v| !v.is_null());
-    let first = arg("first").map(|v| v.i64()).transpose()?.unwrap_or(default_first).clamp(1, 100);
-    let after = arg("after").map(|v| v.string()).transpose()?;
+    let (first, after) = page_argument_values(ctx, default_first)?;
     let filter = if top_level {
         CommentFilter::TopLevel { root: parent.clone() }
     } else {
@@ -100,17 +100,7 @@ fn thread_field(name: &str, top_level: bool, default_first: i64, description: &s
     let field = Field::new(name, TypeRef::named_nn(connection_type(COMMENT)), move |ctx| {
         FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(level(&ctx, top_level, default_first).await?))) })
     });
-    sort_arguments(field, Timeframe::All)
-        .argument(
-            InputValue::new("first", TypeRef::named_nn(TypeRef::INT))
-                .default_value(Value::from(default_first))
-                .description("Page size, clamped to 1..100."),
-        )
-        .argument(
-            InputValue::new("after", TypeRef::named(TypeRef::STRING))
-                .description("Continue after this cursor (`pageInfo.endCursor` or an edge's `cursor`)."),
-        )
-        .description(description)
+    page_arguments(sort_arguments(field, Timeframe::All), default_first).description(description)
 }
 
 pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {

@@ -1,9 +1,10 @@
 //! `Query.communities(sort, search, visibility, first, after)`.
 
 use coves_plugin_api::async_graphql::ErrorExtensions;
-use coves_plugin_api::async_graphql::Value;
 use coves_plugin_api::async_graphql::dynamic::{Enum, EnumItem, Field, FieldFuture, FieldValue, InputValue, TypeRef};
-use coves_plugin_api::graphql_types::{Connection, Edge, TotalCount, connection_type};
+use coves_plugin_api::graphql_types::{
+    Connection, Edge, TotalCount, connection_type, page_argument_values, page_arguments,
+};
 use coves_plugin_api::{ApiError, AppContext, Registrar, RegistrarError};
 
 use super::community::COMMUNITY;
@@ -57,11 +58,7 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
                 }
                 None => None,
             };
-            let first = match arg("first") {
-                Some(value) => value.i64()?,
-                None => DEFAULT_LIMIT,
-            };
-            let after = arg("after").map(|v| v.string()).transpose()?;
+            let (first, after) = page_argument_values(&ctx, DEFAULT_LIMIT)?;
             let query = ListQuery { sort, visibility, search, limit: first, after };
             let mut conn = app.conn().await.map_err(|e| e.extend())?;
             let page = list_communities(&mut conn, &query).await.map_err(|e: ApiError| e.extend())?;
@@ -87,15 +84,6 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
             .description("Only communities whose name, display name or description match (case-insensitive)."),
     )
     .argument(InputValue::new("visibility", TypeRef::named(VISIBILITY)).description("Only this visibility."))
-    .argument(
-        InputValue::new("first", TypeRef::named_nn(TypeRef::INT))
-            .default_value(Value::from(DEFAULT_LIMIT))
-            .description("Page size, clamped to 1..100."),
-    )
-    .argument(
-        InputValue::new("after", TypeRef::named(TypeRef::STRING))
-            .description("Continue after this cursor (`pageInfo.endCursor` or an edge's `cursor`)."),
-    )
     .description("Readable communities, one page at a time.");
-    registrar.add_query_field("communities", field)
+    registrar.add_query_field("communities", page_arguments(field, DEFAULT_LIMIT))
 }

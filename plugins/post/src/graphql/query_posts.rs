@@ -1,9 +1,11 @@
 //! `Query.posts(community, author, sort, timeframe, first, after)`.
 
+use coves_plugin_api::async_graphql::ErrorExtensions;
 use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
-use coves_plugin_api::async_graphql::{ErrorExtensions, Value};
 use coves_plugin_api::graphql::RecordNode;
-use coves_plugin_api::graphql_types::{Connection, Edge, TotalCount, connection_type, sort_argument, sort_arguments};
+use coves_plugin_api::graphql_types::{
+    Connection, Edge, TotalCount, connection_type, page_argument_values, page_arguments, sort_argument, sort_arguments,
+};
 use coves_plugin_api::identifiers::{parse_actor_id, parse_community_id};
 use coves_plugin_api::ranking::Timeframe;
 use coves_plugin_api::{ApiError, AppContext, Registrar, RegistrarError};
@@ -20,8 +22,7 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
             let app = ctx.data::<AppContext>()?;
             let arg = |name: &str| ctx.args.get(name).filter(|v| !v.is_null());
             let sort = sort_argument(&ctx, Timeframe::Day)?;
-            let first = arg("first").map(|v| v.i64()).transpose()?.unwrap_or(DEFAULT_FIRST).clamp(1, 100);
-            let after = arg("after").map(|v| v.string()).transpose()?;
+            let (first, after) = page_argument_values(&ctx, DEFAULT_FIRST)?;
             let start = page_start(sort, after).map_err(|e| e.extend())?;
             let mut conn = app.conn().await.map_err(|e| e.extend())?;
             let mut filter = PostFilter::default();
@@ -54,7 +55,7 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
             Ok(Some(FieldValue::owned_any(connection)))
         })
     });
-    let field = sort_arguments(field, Timeframe::Day)
+    let field = page_arguments(sort_arguments(field, Timeframe::Day), DEFAULT_FIRST)
         .argument(
             InputValue::new("community", TypeRef::named(TypeRef::STRING))
                 .description("Only posts in this community: a DID, handle, or !name@instance."),
@@ -62,15 +63,6 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
         .argument(
             InputValue::new("author", TypeRef::named(TypeRef::STRING))
                 .description("Only posts by this actor: a DID, handle, or @handle."),
-        )
-        .argument(
-            InputValue::new("first", TypeRef::named_nn(TypeRef::INT))
-                .default_value(Value::from(DEFAULT_FIRST))
-                .description("Page size, clamped to 1..100."),
-        )
-        .argument(
-            InputValue::new("after", TypeRef::named(TypeRef::STRING))
-                .description("Continue after this cursor (`pageInfo.endCursor` or an edge's `cursor`)."),
         )
         .description(
             "Readable posts, ranked and paginated: cursors keep the first page's reference time, so pages neither \
