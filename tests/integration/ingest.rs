@@ -35,6 +35,26 @@ async fn comment_counts(app: &TestApp) -> BTreeMap<String, (i64, i64)> {
     coves_plugin_comment::stored_counts(&mut conn).await.expect("comment counts")
 }
 
+/// Posts whose `score` differs from their vote counts (the vote_counts triggers keep it).
+async fn stale_post_scores(app: &TestApp) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.db.connect().await;
+    let stale: Count = diesel_async::RunQueryDsl::get_result(
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM posts p LEFT JOIN vote_counts vc ON vc.subject_uri = p.uri \
+             WHERE p.score <> COALESCE(vc.upvotes - vc.downvotes, 0)",
+        ),
+        &mut conn,
+    )
+    .await
+    .expect("posts query");
+    stale.n
+}
+
 async fn replay(path: &std::path::Path) -> ReplayServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     ReplayServer::start(listener, path.to_owned(), None).await.expect("replay server")
@@ -58,6 +78,7 @@ async fn compressed_and_uncompressed_streams_give_identical_exact_results() {
         assert!(query.contains("wantedCollections=social.coves.feed.vote"), "{query}");
         assert_eq!(query.contains("compress=true"), compress, "{query}");
         results.push((app.vote_counts().await, app.actor_profiles().await, comment_counts(&app).await));
+        assert_eq!(stale_post_scores(&app).await, 0, "every post's score follows its vote counts");
     }
     assert_eq!(results[0].0, summary.vote_counts(), "counts equal the generator's");
     assert!(!results[0].2.is_empty(), "comments were counted");

@@ -64,7 +64,17 @@ async fn hot_top_and_new_rank_as_the_contract_says() {
     let app = TestApp::start().await;
     let forum = forum(&app).await;
     // (title, age in hours, upvotes, downvotes)
-    let specs = [("fresh", 1.0, 0, 0), ("popular", 5.0, 10, 0), ("classic", 30.0, 50, 0), ("disliked", 0.5, 0, 2)];
+    // Hot lists rank every post of the last 48 hours, and older ones only when their score
+    // can still place them: "legend" leads on its score, "ancient" places below "fresh".
+    let specs = [
+        ("fresh", 1.0, 0, 0),
+        ("popular", 5.0, 10, 0),
+        ("classic", 30.0, 50, 0),
+        ("disliked", 0.5, 0, 2),
+        ("legend", 60.0, 1000, 0),
+        ("ancient", 200.0, 400, 0),
+        ("forgotten", 100.0, 3, 0),
+    ];
     let mut events = Vec::new();
     for (title, age, up, down) in specs {
         let (post, event) = forum.post(COMMUNITY, ALICE, title, &ago(age));
@@ -77,27 +87,50 @@ async fn hot_top_and_new_rank_as_the_contract_says() {
     app.ingest(&events).await;
 
     let list = |sort: &str, timeframe: Option<&str>| json!({"community": COMMUNITY, "sort": sort, "timeframe": timeframe, "first": 10});
-    // hot = (score + 1) / (ageHours + 2)^1.5: popular 0.59, classic 0.28, fresh 0.19, disliked −0.25.
-    assert_eq!(page(&app, list("HOT", None)).await.0, ["popular", "classic", "fresh", "disliked"]);
-    // top defaults to the last day, which leaves the 30-hour-old post out.
+    // hot = (score + 1) / (ageHours + 2)^1.5: legend 2.05, popular 0.59, classic 0.28,
+    // fresh 0.19, ancient 0.14, forgotten 0.004, disliked −0.25.
+    let hot = ["legend", "popular", "classic", "fresh", "ancient", "forgotten", "disliked"];
+    assert_eq!(page(&app, list("HOT", None)).await.0, hot);
+    // Page by page, older posts come in where their rank places them.
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let (titles, next) =
+            page(&app, json!({"community": COMMUNITY, "sort": "HOT", "first": 2, "after": after})).await;
+        paged.extend(titles);
+        match next {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(paged, hot);
+    // top defaults to the last day, which leaves the older posts out.
     assert_eq!(page(&app, list("TOP", None)).await.0, ["popular", "fresh", "disliked"]);
-    assert_eq!(page(&app, list("TOP", Some("WEEK"))).await.0, ["classic", "popular", "fresh", "disliked"]);
+    assert_eq!(
+        page(&app, list("TOP", Some("WEEK"))).await.0,
+        ["legend", "classic", "popular", "forgotten", "fresh", "disliked"],
+        "a week leaves the 200-hour-old post out"
+    );
     assert_eq!(page(&app, list("TOP", Some("HOUR"))).await.0, ["disliked"]);
-    assert_eq!(page(&app, list("NEW", None)).await.0, ["disliked", "fresh", "popular", "classic"]);
+    assert_eq!(
+        page(&app, list("NEW", None)).await.0,
+        ["disliked", "fresh", "popular", "classic", "legend", "forgotten", "ancient"]
+    );
     // Without a community: every readable post.
-    let all = page(&app, json!({"sort": "NEW", "first": 10})).await.0;
-    assert_eq!(all, ["disliked", "fresh", "elsewhere", "popular", "classic"]);
+    let all = page(&app, json!({"sort": "NEW", "first": 3})).await.0;
+    assert_eq!(all, ["disliked", "fresh", "elsewhere"]);
 
     let body = app.graphql(PAGE, list("HOT", None)).await;
-    let first = &body["data"]["posts"]["edges"][0]["node"];
+    let first = &body["data"]["posts"]["edges"][1]["node"];
     assert_eq!(
         (first["score"].as_i64(), first["upvotes"].as_i64(), first["downvotes"].as_i64()),
-        (Some(10), Some(10), Some(0))
+        (Some(10), Some(10), Some(0)),
+        "popular"
     );
     assert_eq!(first["author"], json!({"did": ALICE, "handle": "alice.test"}));
     assert_eq!(first["community"], json!({"did": COMMUNITY, "name": "gardening"}));
-    assert_eq!(body["data"]["posts"]["totalCount"], 4);
-    let disliked = &body["data"]["posts"]["edges"][3]["node"];
+    assert_eq!(body["data"]["posts"]["totalCount"], 7);
+    let disliked = &body["data"]["posts"]["edges"][6]["node"];
     assert_eq!((disliked["score"].as_i64(), disliked["downvotes"].as_i64()), (Some(-2), Some(2)));
     assert!(first["createdAt"].as_str().expect("createdAt").ends_with('Z'), "{first}");
 

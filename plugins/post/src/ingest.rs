@@ -170,12 +170,13 @@ async fn upsert(tx: &mut IngestTx<'_>, writes: &[Write<'_>]) -> anyhow::Result<(
     let labels: Vec<Option<&Value>> = writes.iter().map(|w| w.post.labels.as_ref()).collect();
     let created: Vec<DateTime<Utc>> = writes.iter().map(|w| w.post.created_at.unwrap_or(now)).collect();
     let edited: Vec<Option<DateTime<Utc>>> = writes.iter().map(|w| w.edited_at).collect();
-    sql_query(
+    sql_query(format!(
         "/* post::apply upsert */ INSERT INTO posts AS p (uri, community_did, rkey, author_did, cid, rev, record, \
-           title, content, facets, embed, langs, tags, labels, created_at, edited_at) \
+           title, content, facets, embed, langs, tags, labels, created_at, edited_at, score) \
          SELECT i.uri, i.community, i.rkey, i.author, i.cid, i.rev, i.record, i.title, i.content, i.facets, i.embed, \
            ARRAY(SELECT jsonb_array_elements_text(i.langs)), ARRAY(SELECT jsonb_array_elements_text(i.tags)), \
-           i.labels, i.created_at, i.edited_at \
+           i.labels, i.created_at, i.edited_at, \
+           {SCORE_SO_FAR} \
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[], \
            $9::text[], $10::jsonb[], $11::jsonb[], $12::jsonb[], $13::jsonb[], $14::jsonb[], $15::timestamptz[], \
            $16::timestamptz[]) \
@@ -185,8 +186,8 @@ async fn upsert(tx: &mut IngestTx<'_>, writes: &[Write<'_>]) -> anyhow::Result<(
            title = EXCLUDED.title, content = EXCLUDED.content, facets = EXCLUDED.facets, embed = EXCLUDED.embed, \
            langs = EXCLUDED.langs, tags = EXCLUDED.tags, labels = EXCLUDED.labels, edited_at = EXCLUDED.edited_at \
          WHERE EXCLUDED.edited_at IS NOT NULL AND NOT p.deleted AND p.rev < EXCLUDED.rev \
-           AND p.author_did = EXCLUDED.author_did",
-    )
+           AND p.author_did = EXCLUDED.author_did"
+    ))
     .bind::<Array<Text>, _>(&uris)
     .bind::<Array<Text>, _>(&communities)
     .bind::<Array<Text>, _>(&rkeys)
@@ -207,6 +208,11 @@ async fn upsert(tx: &mut IngestTx<'_>, writes: &[Write<'_>]) -> anyhow::Result<(
     .await?;
     Ok(())
 }
+
+/// A post's score from the votes stored before it (they may arrive first); from then on
+/// the vote_counts triggers keep it.
+const SCORE_SO_FAR: &str =
+    "COALESCE((SELECT vc.upvotes - vc.downvotes FROM vote_counts vc WHERE vc.subject_uri = i.uri), 0)";
 
 /// Every post author becomes a known actor (COVES_API §2.0 rule 6), whose handle the actor
 /// plugin then verifies.
@@ -229,15 +235,16 @@ async fn tombstone(tx: &mut IngestTx<'_>, deletes: &[&CommitEvent]) -> anyhow::R
     let rkeys: Vec<&str> = deletes.iter().map(|e| e.rkey.as_str()).collect();
     let revs: Vec<&str> = deletes.iter().map(|e| e.rev.as_str()).collect();
     let times: Vec<DateTime<Utc>> = deletes.iter().map(|e| event_time(e)).collect();
-    sql_query(
-        "/* post::apply delete */ INSERT INTO posts AS p (uri, community_did, rkey, rev, deleted, deleted_at) \
-         SELECT uri, community, rkey, rev, true, deleted_at \
+    sql_query(format!(
+        "/* post::apply delete */ INSERT INTO posts AS p (uri, community_did, rkey, rev, deleted, deleted_at, score) \
+         SELECT i.uri, i.community, i.rkey, i.rev, true, i.deleted_at, \
+           {SCORE_SO_FAR} \
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) \
            AS i(uri, community, rkey, rev, deleted_at) \
          ON CONFLICT (uri) DO UPDATE SET deleted = true, deleted_at = EXCLUDED.deleted_at, rev = EXCLUDED.rev, \
            record = NULL, title = NULL, content = NULL, facets = NULL, embed = NULL, labels = NULL \
-         WHERE p.rev < EXCLUDED.rev",
-    )
+         WHERE p.rev < EXCLUDED.rev"
+    ))
     .bind::<Array<Text>, _>(&uris)
     .bind::<Array<Text>, _>(&communities)
     .bind::<Array<Text>, _>(&rkeys)

@@ -7,10 +7,10 @@
 //! creation time and the URI.
 
 use chrono::{DateTime, Utc};
-use coves_plugin_api::diesel::sql_types::{Array, BigInt, Double, Jsonb, Nullable, Text, Timestamptz};
+use coves_plugin_api::diesel::sql_types::{Array, BigInt, Double, Integer, Jsonb, Nullable, Text, Timestamptz};
 use coves_plugin_api::diesel::{QueryResult, QueryableByName, sql_query};
 use coves_plugin_api::diesel_async::{AsyncPgConnection, RunQueryDsl};
-use coves_plugin_api::ranking::{PageStart, Position, RankedSql, after_values, bind_values};
+use coves_plugin_api::ranking::{PageStart, Position, RankedSql, Sort, after_values, bind_values};
 use coves_plugin_api::{ACTIVE_STATUS, ApiError};
 use coves_plugin_community::VISIBLE;
 use serde_json::Value;
@@ -159,8 +159,8 @@ impl PostPage {
 struct Ranked {
     #[diesel(embed)]
     post: PostRow,
-    #[diesel(sql_type = BigInt)]
-    score: i64,
+    #[diesel(sql_type = Integer)]
+    score: i32,
     #[diesel(sql_type = Double)]
     rank: f64,
 }
@@ -168,8 +168,8 @@ struct Ranked {
 /// The cursor namespace of post lists.
 const LIST: &str = "posts";
 
-/// Hot rank of post `p` with score `score` at reference time `$1`.
-const HOT_RANK: &str = "(({score}) + 1)::float8 / power(GREATEST(extract(epoch FROM ($1::timestamptz - p.sort_at))::float8 \
+/// Hot rank of post `p` at reference time `$1` (COVES_API §6).
+const HOT_RANK: &str = "(p.score + 1)::float8 / power(GREATEST(extract(epoch FROM ($1::timestamptz - p.sort_at))::float8 \
      / 3600, 0) + 2, 1.5)";
 
 /// The columns ranked lists sort by, inside the `ranked` subquery.
@@ -178,7 +178,7 @@ const KEYS: RankedSql<'static> =
 
 /// Starts a page of a post list: decodes `cursor` (400 `InvalidCursor` when it belongs to
 /// another list or sort).
-pub fn page_start(sort: coves_plugin_api::ranking::Sort, cursor: Option<&str>) -> Result<PageStart, ApiError> {
+pub fn page_start(sort: Sort, cursor: Option<&str>) -> Result<PageStart, ApiError> {
     PageStart::new(LIST, sort, cursor)
 }
 
@@ -207,6 +207,11 @@ fn bind_filter<'a>(
     query
 }
 
+/// How far back a hot list ranks every post. Older posts enter only when their score
+/// could still beat the page's last rank among recent ones: at an age of at least
+/// `RECENT_HOURS`, a post ranks at most `(score + 1) / (RECENT_HOURS + 2)^1.5`.
+const RECENT_HOURS: u32 = 48;
+
 /// A page of `limit` posts matching `filter`, in `start`'s sort, after its position.
 pub async fn list_posts(
     conn: &mut AsyncPgConnection,
@@ -226,19 +231,37 @@ pub async fn list_posts(
         // rank among them at a place the reader has already passed, or not.
         conditions.push_str(" AND p.sort_at <= $1");
     }
-    let score = "COALESCE(vc.upvotes - vc.downvotes, 0)";
     let keyset = match &start.after {
-        Some(_) => format!("WHERE {}", KEYS.after(sort, next)),
+        Some(_) => format!("AND {}", KEYS.after(sort, next)),
         None => String::new(),
     };
-    let limit_param = next + start.after.as_ref().map_or(0, |_| KEYS.keys(sort).len());
-    let sql = format!(
-        "/* post::list_posts */ SELECT * FROM (SELECT {COLUMNS}, {score}::bigint AS score, {rank} AS rank \
-           FROM posts p LEFT JOIN vote_counts vc ON vc.subject_uri = p.uri WHERE {conditions}) ranked \
-         {keyset} ORDER BY {order} LIMIT ${limit_param}",
-        rank = HOT_RANK.replace("{score}", score),
-        order = KEYS.order_by(sort),
-    );
+    let limit = limit.max(1);
+    let n = format!("${}", next + start.after.as_ref().map_or(0, |_| KEYS.keys(sort).len()));
+    let ranked = format!("SELECT {COLUMNS}, p.score, {HOT_RANK} AS rank FROM posts p WHERE {conditions}");
+    let order = KEYS.order_by(sort);
+    let sql = match sort {
+        Sort::Hot => {
+            let recent = format!("$1::timestamptz - interval '{RECENT_HOURS} hours'");
+            let factor = f64::from(RECENT_HOURS + 2).powf(1.5);
+            // The lowest score an older post needs to reach the page: none when the
+            // recent posts do not fill it (or rank ≤ 0, where age no longer hurts).
+            format!(
+                "/* post::list_posts hot */ WITH ranked AS NOT MATERIALIZED ({ranked}), \
+                 recent AS (SELECT * FROM ranked WHERE sort_at >= {recent} {keyset} ORDER BY {order} LIMIT {n}), \
+                 bar AS (SELECT CASE WHEN count(*) = {n} AND min(rank) > 0 \
+                   THEN ceil(min(rank) * {factor} - 1 - 1e-9)::int END AS min_score FROM recent) \
+                 SELECT * FROM recent UNION ALL \
+                 SELECT * FROM ranked WHERE sort_at < {recent} \
+                   AND score >= COALESCE((SELECT min_score FROM bar), -2147483648) {keyset} \
+                 ORDER BY {order} LIMIT {n}"
+            )
+        }
+        Sort::Top(_) | Sort::New => {
+            format!(
+                "/* post::list_posts */ SELECT * FROM ({ranked}) ranked WHERE true {keyset} ORDER BY {order} LIMIT {n}"
+            )
+        }
+    };
     let mut query = sql_query(sql).into_boxed().bind::<Timestamptz, _>(start.t0);
     query = bind_filter(query, filter);
     if let Some(window) = start.window_start() {
@@ -254,7 +277,7 @@ pub async fn list_posts(
         .map(|r| {
             let position = Position {
                 rank: r.rank,
-                score: r.score,
+                score: i64::from(r.score),
                 at_us: r.post.sort_at.timestamp_micros(),
                 uri: r.post.uri.clone(),
             };
