@@ -237,30 +237,33 @@ pub async fn list_posts(
     };
     let limit = limit.max(1);
     let n = format!("${}", next + start.after.as_ref().map_or(0, |_| KEYS.keys(sort).len()));
-    let ranked = format!("SELECT {COLUMNS}, p.score, {HOT_RANK} AS rank FROM posts p WHERE {conditions}");
     let order = KEYS.order_by(sort);
     let sql = match sort {
         Sort::Hot => {
             let recent = format!("$1::timestamptz - interval '{RECENT_HOURS} hours'");
             let factor = f64::from(RECENT_HOURS + 2).powf(1.5);
-            // The lowest score an older post needs to reach the page: none when the
-            // recent posts do not fill it (or rank ≤ 0, where age no longer hurts).
+            // Candidates are ranked from the indexes alone (the keys and the author are
+            // included in them); only the page's rows are read from the table. The lowest
+            // score an older post needs to reach the page: none when the recent posts do
+            // not fill it (or rank ≤ 0, where age no longer hurts).
             format!(
-                "/* post::list_posts hot */ WITH ranked AS NOT MATERIALIZED ({ranked}), \
+                "/* post::list_posts hot */ WITH ranked AS NOT MATERIALIZED (SELECT p.uri, p.sort_at, p.score, \
+                   {HOT_RANK} AS rank FROM posts p WHERE {conditions}), \
                  recent AS (SELECT * FROM ranked WHERE sort_at >= {recent} {keyset} ORDER BY {order} LIMIT {n}), \
                  bar AS (SELECT CASE WHEN count(*) = {n} AND min(rank) > 0 \
-                   THEN ceil(min(rank) * {factor} - 1 - 1e-9)::int END AS min_score FROM recent) \
-                 SELECT * FROM recent UNION ALL \
-                 SELECT * FROM ranked WHERE sort_at < {recent} \
-                   AND score >= COALESCE((SELECT min_score FROM bar), -2147483648) {keyset} \
-                 ORDER BY {order} LIMIT {n}"
+                   THEN ceil(min(rank) * {factor} - 1 - 1e-9)::int END AS min_score FROM recent), \
+                 page AS (SELECT * FROM recent UNION ALL \
+                   SELECT * FROM ranked WHERE sort_at < {recent} \
+                     AND score >= COALESCE((SELECT min_score FROM bar), -2147483648) {keyset} \
+                   ORDER BY {order} LIMIT {n}) \
+                 SELECT {COLUMNS}, page.score, page.rank FROM page JOIN posts p ON p.uri = page.uri \
+                 ORDER BY page.rank DESC, page.sort_at DESC, page.uri DESC"
             )
         }
-        Sort::Top(_) | Sort::New => {
-            format!(
-                "/* post::list_posts */ SELECT * FROM ({ranked}) ranked WHERE true {keyset} ORDER BY {order} LIMIT {n}"
-            )
-        }
+        Sort::Top(_) | Sort::New => format!(
+            "/* post::list_posts */ SELECT * FROM (SELECT {COLUMNS}, p.score, {HOT_RANK} AS rank \
+               FROM posts p WHERE {conditions}) ranked WHERE true {keyset} ORDER BY {order} LIMIT {n}"
+        ),
     };
     let mut query = sql_query(sql).into_boxed().bind::<Timestamptz, _>(start.t0);
     query = bind_filter(query, filter);

@@ -2,6 +2,7 @@
 //! next to its baseline measured in the same run. Figures go to BENCHMARKS.md.
 
 mod ingest;
+mod read;
 
 use clap::{Args, Subcommand};
 
@@ -18,11 +19,15 @@ pub enum Bench {
     /// Replay generated Coves events through a local Jetstream into PostgreSQL, batched,
     /// and against one transaction per event.
     Ingest(ingest::IngestBenchArgs),
+    /// Load a forum-sized data set and read posts pages and comment threads over HTTP,
+    /// against the same service calls made directly.
+    Read(read::ReadBenchArgs),
 }
 
 /// Runs a benchmark and prints its report (Markdown).
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.which {
         Bench::Ingest(args) => ingest::run(args).await,
+        Bench::Read(args) => read::run(args).await,
     }
 }

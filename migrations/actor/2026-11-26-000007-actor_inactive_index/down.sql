@@ -1,0 +1,1 @@
+DROP INDEX actors_inactive;
