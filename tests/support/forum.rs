@@ -122,11 +122,12 @@ pub async fn readable_community(app: &TestApp, did: &str, name: &str) {
     .expect("community marked verified");
 }
 
-/// Makes `did` a known actor with the verified handle `handle`.
+/// Makes `did` a known actor with the verified handle `handle`, with no identity check
+/// due (the fake network does not know it, so a check would clear the handle).
 pub async fn known_actor(app: &TestApp, did: &str, handle: &str) {
     let mut conn = app.pool.get().await.expect("connection");
     diesel::sql_query(
-        "INSERT INTO actors (did, handle, pds_endpoint, handle_verified_at) VALUES ($1, $2, $3, now()) \
+        "INSERT INTO actors (did, handle, pds_endpoint, handle_verified_at, verify_after) VALUES ($1, $2, $3, now(), NULL) \
          ON CONFLICT (did) DO UPDATE SET handle = $2, pds_endpoint = $3, handle_verified_at = now(), verify_after = NULL",
     )
     .bind::<Text, _>(did)

@@ -71,6 +71,33 @@ pub fn decode<K: DeserializeOwned>(raw: &str, scope: &str) -> Result<K, ApiError
     serde_json::from_value(read.k).map_err(|_| invalid("is not one this server issued"))
 }
 
+/// A listed item and the cursor of the position just after it.
+#[derive(Clone, Debug)]
+pub struct Listed<T> {
+    pub item: T,
+    pub cursor: String,
+}
+
+/// One page of a keyset-paginated list.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<Listed<T>>,
+    /// Whether more items follow the last one.
+    pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// A page with nothing on it (and nothing after).
+    pub fn empty() -> Self {
+        Self { items: Vec::new(), has_more: false }
+    }
+
+    /// The cursor to continue with; `None` on the last page (XRPC omits `cursor` there).
+    pub fn next_cursor(&self) -> Option<&str> {
+        if self.has_more { self.items.last().map(|i| i.cursor.as_str()) } else { None }
+    }
+}
+
 /// Splits `limit + 1` fetched rows into the page (`limit` rows at most) and whether more
 /// follow.
 pub fn split_page<T>(mut rows: Vec<T>, limit: usize) -> (Vec<T>, bool) {

@@ -15,6 +15,7 @@ use async_graphql::{ErrorExtensions, Value};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
+use crate::cursor::Page;
 use crate::error::ApiError;
 use crate::graphql::{Registrar, RegistrarError};
 use crate::ranking::{Sort, Timeframe};
@@ -69,6 +70,15 @@ pub struct Edge<T> {
 }
 
 impl<T> Connection<T> {
+    /// A page of a list as a connection, each row made a node by `node`.
+    pub fn from_page<R>(page: Page<R>, node: impl Fn(R) -> T, total_count: TotalCount) -> Self {
+        Self {
+            edges: page.items.into_iter().map(|i| Edge { cursor: i.cursor, node: node(i.item) }).collect(),
+            has_next_page: page.has_more,
+            total_count,
+        }
+    }
+
     /// The cursor of the last edge, if any.
     pub fn end_cursor(&self) -> Option<&str> {
         self.edges.last().map(|e| e.cursor.as_str())

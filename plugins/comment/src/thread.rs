@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use coves_plugin_api::cursor::{Listed, Page};
 use coves_plugin_api::diesel::sql_types::{Array, BigInt, Bool, Double, Jsonb, Nullable, Text, Timestamptz};
 use coves_plugin_api::diesel::{QueryResult, QueryableByName, sql_query};
 use coves_plugin_api::diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -145,27 +146,8 @@ impl Ranked {
     }
 }
 
-/// A listed comment and the cursor of the position just after it.
-#[derive(Clone, Debug)]
-pub struct Listed {
-    pub comment: CommentRow,
-    pub cursor: String,
-}
-
 /// One page of comments.
-#[derive(Clone, Debug)]
-pub struct CommentPage {
-    pub items: Vec<Listed>,
-    /// Whether more comments follow the last one.
-    pub has_more: bool,
-}
-
-impl CommentPage {
-    /// The cursor to continue with; `None` on the last page.
-    pub fn next_cursor(&self) -> Option<&str> {
-        if self.has_more { self.items.last().map(|i| i.cursor.as_str()) } else { None }
-    }
-}
+pub type CommentPage = Page<CommentRow>;
 
 /// Which comments a paged list holds.
 #[derive(Clone, Debug)]
@@ -252,10 +234,8 @@ pub async fn list_comments(
     }
     let rows: Vec<Ranked> = query.bind::<BigInt, _>(limit + 1).load(conn).await?;
     let (rows, has_more) = coves_plugin_api::cursor::split_page(rows, usize::try_from(limit).unwrap_or(0));
-    let items = rows
-        .into_iter()
-        .map(|r| Listed { cursor: start.cursor_after(LIST, r.position()), comment: r.comment })
-        .collect();
+    let items =
+        rows.into_iter().map(|r| Listed { cursor: start.cursor_after(LIST, r.position()), item: r.comment }).collect();
     Ok(CommentPage { items, has_more })
 }
 
@@ -297,11 +277,9 @@ pub async fn first_replies(
     let rows: Vec<Ranked> = query.load(conn).await?;
     let mut pages: HashMap<String, CommentPage> = HashMap::new();
     for row in rows {
-        let page = pages
-            .entry(row.comment.parent_uri.clone())
-            .or_insert_with(|| CommentPage { items: Vec::new(), has_more: false });
+        let page = pages.entry(row.comment.parent_uri.clone()).or_insert_with(Page::empty);
         if page.items.len() < usize::try_from(per_parent).unwrap_or(0) {
-            page.items.push(Listed { cursor: start.cursor_after(LIST, row.position()), comment: row.comment });
+            page.items.push(Listed { cursor: start.cursor_after(LIST, row.position()), item: row.comment });
         } else {
             page.has_more = true;
         }

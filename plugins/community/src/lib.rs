@@ -26,8 +26,8 @@ use coves_plugin_api::{
 
 pub use hosting::{Rejection, check_domain};
 pub use service::{
-    CommunityPage, CommunityRow, CommunitySort, ListQuery, Listed, VISIBLE, Visibility, count_communities,
-    find_communities, find_community, list_communities, resolve_community, resolve_community_param,
+    CommunityPage, CommunityRow, CommunitySort, ListQuery, VISIBLE, Visibility, count_communities, find_communities,
+    find_community, list_communities, resolve_community, resolve_community_param,
 };
 
 /// The profile collection this plugin indexes.

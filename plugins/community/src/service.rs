@@ -7,6 +7,7 @@
 //! `!name@instance`) must equal a readable community's verified handle. No network lookup.
 
 use chrono::{DateTime, Utc};
+use coves_plugin_api::cursor::{Listed, Page};
 use coves_plugin_api::diesel::sql_types::{Array, BigInt, Bool, Float4, Jsonb, Nullable, Text, Timestamptz};
 use coves_plugin_api::diesel::{OptionalExtension, QueryResult, QueryableByName, sql_query};
 use coves_plugin_api::diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -274,27 +275,8 @@ pub struct ListQuery<'a> {
     pub after: Option<&'a str>,
 }
 
-/// A listed community with the cursor of the position just after it.
-#[derive(Debug, Clone)]
-pub struct Listed {
-    pub community: CommunityRow,
-    pub cursor: String,
-}
-
-/// One page of a list.
-#[derive(Debug, Clone)]
-pub struct CommunityPage {
-    pub items: Vec<Listed>,
-    /// Whether more items follow the last one.
-    pub has_more: bool,
-}
-
-impl CommunityPage {
-    /// The cursor to continue with; `None` on the last page.
-    pub fn next_cursor(&self) -> Option<&str> {
-        if self.has_more { self.items.last().map(|i| i.cursor.as_str()) } else { None }
-    }
-}
+/// One page of a community list.
+pub type CommunityPage = Page<CommunityRow>;
 
 /// Clamps a requested page size to 1..=100 (COVES_API §4.2: clamped, not refused).
 pub fn clamp_limit(requested: i64) -> i64 {
@@ -430,7 +412,7 @@ pub async fn list_communities(conn: &mut AsyncPgConnection, query: &ListQuery<'_
     let (rows, has_more) = cursor::split_page(rows, usize::try_from(limit).unwrap_or(usize::MAX));
     let items = rows
         .into_iter()
-        .map(|r| Listed { cursor: encode_after(query.sort, &scope, &r.community, r.relevance), community: r.community })
+        .map(|r| Listed { cursor: encode_after(query.sort, &scope, &r.community, r.relevance), item: r.community })
         .collect();
     Ok(CommunityPage { items, has_more })
 }

@@ -7,6 +7,7 @@
 //! creation time and the URI.
 
 use chrono::{DateTime, Utc};
+use coves_plugin_api::cursor::{Listed, Page};
 use coves_plugin_api::diesel::sql_types::{Array, BigInt, Double, Integer, Jsonb, Nullable, Text, Timestamptz};
 use coves_plugin_api::diesel::{QueryResult, QueryableByName, sql_query};
 use coves_plugin_api::diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -133,27 +134,8 @@ pub struct PostFilter {
     pub with_embed: bool,
 }
 
-/// A listed post, its sort keys and the cursor of the position just after it.
-#[derive(Clone, Debug)]
-pub struct Listed {
-    pub post: PostRow,
-    pub cursor: String,
-}
-
 /// One page of posts.
-#[derive(Clone, Debug)]
-pub struct PostPage {
-    pub items: Vec<Listed>,
-    /// Whether more posts follow the last one.
-    pub has_more: bool,
-}
-
-impl PostPage {
-    /// The cursor to continue with; `None` on the last page.
-    pub fn next_cursor(&self) -> Option<&str> {
-        if self.has_more { self.items.last().map(|i| i.cursor.as_str()) } else { None }
-    }
-}
+pub type PostPage = Page<PostRow>;
 
 #[derive(QueryableByName)]
 struct Ranked {
@@ -284,7 +266,7 @@ pub async fn list_posts(
                 at_us: r.post.sort_at.timestamp_micros(),
                 uri: r.post.uri.clone(),
             };
-            Listed { cursor: start.cursor_after(LIST, position), post: r.post }
+            Listed { cursor: start.cursor_after(LIST, position), item: r.post }
         })
         .collect();
     Ok(PostPage { items, has_more })

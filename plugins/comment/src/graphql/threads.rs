@@ -12,7 +12,7 @@ use coves_plugin_api::async_graphql::dataloader::Loader;
 use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, FieldValue, ResolverContext, TypeRef};
 use coves_plugin_api::graphql::parent_record;
 use coves_plugin_api::graphql_types::{
-    Connection, Edge, TotalCount, connection_type, page_argument_values, page_arguments, sort_argument, sort_arguments,
+    Connection, TotalCount, connection_type, page_argument_values, page_arguments, sort_argument, sort_arguments,
 };
 use coves_plugin_api::loader::{LoadError, Loaded, load_error, load_one, register_loader};
 use coves_plugin_api::ranking::{Sort, Timeframe};
@@ -51,7 +51,7 @@ impl Loader<Level> for LevelLoader {
             let start = page_start(sort, None).map_err(load_error)?;
             let mut found = first_replies(&mut conn, &parents, top_level, &start, first).await.map_err(load_error)?;
             for parent in parents {
-                let page = found.remove(&parent).unwrap_or(CommentPage { items: Vec::new(), has_more: false });
+                let page = found.remove(&parent).unwrap_or_else(CommentPage::empty);
                 pages.insert(Level { parent, top_level, sort, first }, page);
             }
         }
@@ -77,7 +77,7 @@ async fn level(
     let page = match after {
         None => load_one::<_, LevelLoader>(ctx, Level { parent, top_level, sort, first })
             .await?
-            .unwrap_or(CommentPage { items: Vec::new(), has_more: false }),
+            .unwrap_or_else(CommentPage::empty),
         Some(after) => {
             let start = page_start(sort, Some(after)).map_err(|e| e.extend())?;
             let mut conn = app.conn().await.map_err(|e| e.extend())?;
@@ -89,11 +89,7 @@ async fn level(
         let (app, filter) = (app.clone(), filter.clone());
         async move { count_comments(&mut *app.conn().await?, &filter).await }
     });
-    Ok(Connection {
-        edges: page.items.into_iter().map(|i| Edge { cursor: i.cursor, node: node(i.comment) }).collect(),
-        has_next_page: page.has_more,
-        total_count,
-    })
+    Ok(Connection::from_page(page, node, total_count))
 }
 
 fn thread_field(name: &str, top_level: bool, default_first: i64, description: &str) -> Field {

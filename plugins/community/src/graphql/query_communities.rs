@@ -2,15 +2,11 @@
 
 use coves_plugin_api::async_graphql::ErrorExtensions;
 use coves_plugin_api::async_graphql::dynamic::{Enum, EnumItem, Field, FieldFuture, FieldValue, InputValue, TypeRef};
-use coves_plugin_api::graphql_types::{
-    Connection, Edge, TotalCount, connection_type, page_argument_values, page_arguments,
-};
+use coves_plugin_api::graphql_types::{Connection, TotalCount, connection_type, page_argument_values, page_arguments};
 use coves_plugin_api::{ApiError, AppContext, Registrar, RegistrarError};
 
 use super::community::COMMUNITY;
-use crate::service::{
-    CommunityRow, CommunitySort, DEFAULT_LIMIT, ListQuery, Visibility, count_communities, list_communities,
-};
+use crate::service::{CommunitySort, DEFAULT_LIMIT, ListQuery, Visibility, count_communities, list_communities};
 
 const SORT: &str = "CommunitySort";
 const VISIBILITY: &str = "CommunityVisibility";
@@ -67,11 +63,7 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
                 let (app, search) = (app.clone(), search.clone());
                 async move { count_communities(&mut *app.conn().await?, search.as_deref(), visibility).await }
             });
-            let connection = Connection::<CommunityRow> {
-                edges: page.items.into_iter().map(|i| Edge { cursor: i.cursor, node: i.community }).collect(),
-                has_next_page: page.has_more,
-                total_count,
-            };
+            let connection = Connection::from_page(page, std::convert::identity, total_count);
             Ok(Some(FieldValue::owned_any(connection)))
         })
     })

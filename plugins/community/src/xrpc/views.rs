@@ -17,7 +17,7 @@ pub fn community_view(community: &CommunityRow, instance: &InstanceInfo) -> Valu
 /// `{"communities": [CommunityView], "cursor"?}`: a page of a list or a search.
 pub fn community_page(page: &CommunityPage, instance: &InstanceInfo) -> Map<String, Value> {
     let mut body = Map::new();
-    let communities: Vec<Value> = page.items.iter().map(|item| community_view(&item.community, instance)).collect();
+    let communities: Vec<Value> = page.items.iter().map(|item| community_view(&item.item, instance)).collect();
     body.insert("communities".into(), communities.into());
     if let Some(cursor) = page.next_cursor() {
         body.insert("cursor".into(), cursor.into());

@@ -30,14 +30,14 @@ pub async fn get_actor_comments(req: XrpcRequest) -> XrpcResult {
     let community = community_param(&req, &mut conn).await?;
     let page = list_comments(&mut conn, &CommentFilter::ByAuthor { author, community }, &start, limit).await?;
 
-    let subjects: Vec<&str> = page.items.iter().map(|i| i.comment.uri.as_str()).collect();
-    let actors: Vec<String> = page.items.iter().map(|i| i.comment.commenter_did.clone()).collect();
+    let subjects: Vec<&str> = page.items.iter().map(|i| i.item.uri.as_str()).collect();
+    let actors: Vec<String> = page.items.iter().map(|i| i.item.commenter_did.clone()).collect();
     let viewer = req.viewer.did.as_ref().map(|d| d.as_str());
     let joined = Joined::read(&mut conn, viewer, &subjects, &actors, &[]).await?;
     let mut answer = Map::new();
     answer.insert(
         "comments".into(),
-        page.items.iter().map(|i| comment_view(&req.app, viewer, &i.comment, &joined)).collect(),
+        page.items.iter().map(|i| comment_view(&req.app, viewer, &i.item, &joined)).collect(),
     );
     if let Some(cursor) = page.next_cursor() {
         answer.insert("cursor".into(), cursor.into());

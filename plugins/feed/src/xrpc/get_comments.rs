@@ -89,7 +89,7 @@ async fn expand(
             break;
         }
         let pages = first_replies(conn, &frontier, false, &level_start, REPLIES_PER_PARENT).await?;
-        frontier = pages.values().flat_map(|p| p.items.iter().map(|i| i.comment.uri.clone())).collect();
+        frontier = pages.values().flat_map(|p| p.items.iter().map(|i| i.item.uri.clone())).collect();
         tree.replies.extend(pages);
     }
     tree.cut_off = with_replies(conn, &frontier).await?.into_iter().collect();
@@ -99,7 +99,7 @@ async fn expand(
 impl Tree {
     fn comments<'a>(&'a self, top: &[&'a CommentRow]) -> Vec<&'a CommentRow> {
         let mut all: Vec<&CommentRow> = top.to_vec();
-        all.extend(self.replies.values().flat_map(|p| p.items.iter().map(|i| &i.comment)));
+        all.extend(self.replies.values().flat_map(|p| p.items.iter().map(|i| &i.item)));
         all
     }
 
@@ -111,7 +111,7 @@ impl Tree {
         let has_more = match self.replies.get(&comment.uri) {
             Some(page) => {
                 let replies: Vec<Value> =
-                    page.items.iter().map(|i| self.thread_view(app, viewer, &i.comment, joined)).collect();
+                    page.items.iter().map(|i| self.thread_view(app, viewer, &i.item, joined)).collect();
                 view.insert("replies".into(), replies.into());
                 page.has_more
             }
@@ -145,7 +145,7 @@ pub async fn get_comments(req: XrpcRequest) -> XrpcResult {
         None => CommentFilter::TopLevel { root: params.post.to_owned() },
     };
     let page = list_comments(&mut conn, &filter, &start, params.limit).await?;
-    let top: Vec<&CommentRow> = page.items.iter().map(|i| &i.comment).collect();
+    let top: Vec<&CommentRow> = page.items.iter().map(|i| &i.item).collect();
     // Under an anchor the page is already one level down.
     let depth = if anchor.is_some() { params.depth - 1 } else { params.depth }.max(0);
     let tree = expand(&mut conn, &top, &start, depth).await?;

@@ -42,7 +42,7 @@ pub async fn get_actor_posts(req: XrpcRequest) -> XrpcResult {
     let community = community_param(&req, &mut conn).await?;
     let filter = PostFilter { community, author: Some(did), with_embed };
     let page = list_posts(&mut conn, &filter, &start, limit).await?;
-    let posts: Vec<_> = page.items.iter().map(|i| i.post.clone()).collect();
+    let posts: Vec<_> = page.items.iter().map(|i| i.item.clone()).collect();
     let viewer = req.viewer.did.as_ref().map(|d| d.as_str());
     let views = post_views(&mut conn, &req.app, viewer, &posts).await?;
     let mut answer = Map::new();

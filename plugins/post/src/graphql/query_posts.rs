@@ -2,9 +2,10 @@
 
 use coves_plugin_api::async_graphql::ErrorExtensions;
 use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
+use coves_plugin_api::cursor::Page;
 use coves_plugin_api::graphql::RecordNode;
 use coves_plugin_api::graphql_types::{
-    Connection, Edge, TotalCount, connection_type, page_argument_values, page_arguments, sort_argument, sort_arguments,
+    Connection, TotalCount, connection_type, page_argument_values, page_arguments, sort_argument, sort_arguments,
 };
 use coves_plugin_api::identifiers::{parse_actor_id, parse_community_id};
 use coves_plugin_api::ranking::Timeframe;
@@ -47,11 +48,7 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
                 let (app, filter, start) = (app.clone(), filter.clone(), start.clone());
                 async move { count_posts(&mut *app.conn().await?, &filter, &start).await }
             });
-            let connection = Connection {
-                edges: page.items.into_iter().map(|i| Edge { cursor: i.cursor, node: node(i.post) }).collect(),
-                has_next_page: page.has_more,
-                total_count,
-            };
+            let connection = Connection::from_page(page, node, total_count);
             Ok(Some(FieldValue::owned_any(connection)))
         })
     });
@@ -72,5 +69,5 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
 }
 
 fn empty() -> Connection<RecordNode> {
-    Connection { edges: Vec::new(), has_next_page: false, total_count: TotalCount::new(|| async { Ok(0) }) }
+    Connection::from_page(Page::empty(), node, TotalCount::new(|| async { Ok(0) }))
 }

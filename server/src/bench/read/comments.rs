@@ -119,14 +119,14 @@ async fn direct_comments(conn: &mut AsyncPgConnection, post: &str) -> anyhow::Re
     let root = find_thread_root(conn, post).await?.context("thread root not readable")?;
     let filter = CommentFilter::TopLevel { root: post.to_owned() };
     let page = list_comments(conn, &filter, &start, PAGE).await?;
-    let mut comments: Vec<CommentRow> = page.items.into_iter().map(|i| i.comment).collect();
+    let mut comments: Vec<CommentRow> = page.items.into_iter().map(|i| i.item).collect();
     let mut frontier: Vec<String> = comments.iter().map(|c| c.uri.clone()).collect();
     for _ in 0..DEPTH {
         if frontier.is_empty() {
             break;
         }
         let pages = first_replies(conn, &frontier, false, &start, REPLIES_PER_PARENT).await?;
-        let replies: Vec<CommentRow> = pages.into_values().flat_map(|p| p.items).map(|i| i.comment).collect();
+        let replies: Vec<CommentRow> = pages.into_values().flat_map(|p| p.items).map(|i| i.item).collect();
         frontier = replies.iter().map(|c| c.uri.clone()).collect();
         comments.extend(replies);
     }

@@ -96,7 +96,7 @@ impl Workload for Direct {
         let did = coves_plugin_community::resolve_community(&mut conn, &id).await?.context("community not readable")?;
         let filter = PostFilter { community: Some(did), ..PostFilter::default() };
         let page = list_posts(&mut conn, &filter, &page_start(Sort::Hot, None)?, PAGE).await?;
-        let posts: Vec<_> = page.items.iter().map(|item| &item.post).collect();
+        let posts: Vec<_> = page.items.iter().map(|listed| &listed.item).collect();
         let authors: BTreeSet<&str> = posts.iter().map(|p| p.author_did.as_str()).collect();
         let authors: Vec<String> = authors.into_iter().map(str::to_owned).collect();
         let communities: BTreeSet<&str> = posts.iter().map(|p| p.community_did.as_str()).collect();
