@@ -239,6 +239,49 @@ pub async fn list_comments(
     Ok(CommentPage { items, has_more })
 }
 
+/// Replies shown per parent below a thread's first level (COVES_API §4.8).
+pub const REPLIES_PER_PARENT: i64 = 5;
+
+/// The levels below a page of comments: each comment's first replies, some levels down.
+#[derive(Clone, Debug, Default)]
+pub struct Tree {
+    /// The first replies of each expanded comment, by its URI.
+    pub replies: HashMap<String, CommentPage>,
+    /// Comments at the depth limit that have replies (not read).
+    pub cut_off: std::collections::HashSet<String>,
+}
+
+impl Tree {
+    /// Every comment of the levels read.
+    pub fn comments(&self) -> impl Iterator<Item = &CommentRow> {
+        self.replies.values().flat_map(|p| p.items.iter().map(|i| &i.item))
+    }
+}
+
+/// Reads `depth` levels below the comments `top`, [`REPLIES_PER_PARENT`] per parent in
+/// `start`'s sort: one query per level, then one for which comments at the depth limit
+/// have replies.
+pub async fn expand(
+    conn: &mut AsyncPgConnection,
+    top: &[&CommentRow],
+    start: &PageStart,
+    depth: i64,
+) -> Result<Tree, ApiError> {
+    let mut tree = Tree::default();
+    let mut frontier: Vec<String> = top.iter().map(|c| c.uri.clone()).collect();
+    let level_start = PageStart { after: None, ..start.clone() };
+    for _ in 0..depth {
+        if frontier.is_empty() {
+            break;
+        }
+        let pages = first_replies(conn, &frontier, false, &level_start, REPLIES_PER_PARENT).await?;
+        frontier = pages.values().flat_map(|p| p.items.iter().map(|i| i.item.uri.clone())).collect();
+        tree.replies.extend(pages);
+    }
+    tree.cut_off = with_replies(conn, &frontier).await?.into_iter().collect();
+    Ok(tree)
+}
+
 /// The first `per_parent` replies (placeholders included) of every parent, ranked by
 /// `sort` at `t0`: one query for a whole thread level (COVES_API §4.8: ≤ 5 per parent).
 /// Each parent's page continues with its cursor.

@@ -2,14 +2,10 @@
 //! of top-level comments (or of one comment's replies, with `parentRkey`), each expanded
 //! `depth` levels with at most 5 replies per parent.
 
-use std::collections::{HashMap, HashSet};
-
-use coves_plugin_api::ranking::{PageStart, Sort, Timeframe};
+use coves_plugin_api::ranking::{Sort, Timeframe};
 use coves_plugin_api::syntax::AtUri;
 use coves_plugin_api::{ApiError, AppContext, XrpcRequest, XrpcResult};
-use coves_plugin_comment::thread::{
-    CommentFilter, CommentPage, CommentRow, find_anchor, first_replies, list_comments, page_start, with_replies,
-};
+use coves_plugin_comment::thread::{CommentFilter, CommentRow, Tree, expand, find_anchor, list_comments, page_start};
 use coves_plugin_post::service::find_thread_root;
 use serde_json::{Map, Value, json};
 
@@ -17,8 +13,6 @@ use crate::views::{Joined, comment_view, post_view};
 
 pub const NSID: &str = "social.coves.community.comment.getComments";
 
-/// Replies shown per parent below the page's level (§4.8).
-const REPLIES_PER_PARENT: i64 = 5;
 const MAX_DEPTH: i64 = 100;
 
 /// The validated parameters.
@@ -66,62 +60,24 @@ fn params(req: &XrpcRequest) -> Result<Params<'_>, ApiError> {
     })
 }
 
-/// A page and the levels below it: each comment's first replies, `depth` levels down.
-struct Tree {
-    replies: HashMap<String, CommentPage>,
-    /// Comments at the depth limit that have replies (not read).
-    cut_off: HashSet<String>,
-}
-
-/// Reads `depth` levels below `top`, one query per level, then which comments at the
-/// depth limit have replies.
-async fn expand(
-    conn: &mut coves_plugin_api::diesel_async::AsyncPgConnection,
-    top: &[&CommentRow],
-    start: &PageStart,
-    depth: i64,
-) -> Result<Tree, ApiError> {
-    let mut tree = Tree { replies: HashMap::new(), cut_off: HashSet::new() };
-    let mut frontier: Vec<String> = top.iter().map(|c| c.uri.clone()).collect();
-    let level_start = PageStart { after: None, ..start.clone() };
-    for _ in 0..depth {
-        if frontier.is_empty() {
-            break;
+/// ThreadViewComment (§5.2): `replies` when some were loaded, `hasMore` when some were
+/// not.
+fn thread_view(tree: &Tree, app: &AppContext, viewer: Option<&str>, comment: &CommentRow, joined: &Joined) -> Value {
+    let mut view = Map::new();
+    view.insert("comment".into(), comment_view(app, viewer, comment, joined));
+    let has_more = match tree.replies.get(&comment.uri) {
+        Some(page) => {
+            let replies: Vec<Value> =
+                page.items.iter().map(|i| thread_view(tree, app, viewer, &i.item, joined)).collect();
+            view.insert("replies".into(), replies.into());
+            page.has_more
         }
-        let pages = first_replies(conn, &frontier, false, &level_start, REPLIES_PER_PARENT).await?;
-        frontier = pages.values().flat_map(|p| p.items.iter().map(|i| i.item.uri.clone())).collect();
-        tree.replies.extend(pages);
+        None => tree.cut_off.contains(&comment.uri),
+    };
+    if has_more {
+        view.insert("hasMore".into(), true.into());
     }
-    tree.cut_off = with_replies(conn, &frontier).await?.into_iter().collect();
-    Ok(tree)
-}
-
-impl Tree {
-    fn comments<'a>(&'a self, top: &[&'a CommentRow]) -> Vec<&'a CommentRow> {
-        let mut all: Vec<&CommentRow> = top.to_vec();
-        all.extend(self.replies.values().flat_map(|p| p.items.iter().map(|i| &i.item)));
-        all
-    }
-
-    /// ThreadViewComment (§5.2): `replies` when some were loaded, `hasMore` when some
-    /// were not.
-    fn thread_view(&self, app: &AppContext, viewer: Option<&str>, comment: &CommentRow, joined: &Joined) -> Value {
-        let mut view = Map::new();
-        view.insert("comment".into(), comment_view(app, viewer, comment, joined));
-        let has_more = match self.replies.get(&comment.uri) {
-            Some(page) => {
-                let replies: Vec<Value> =
-                    page.items.iter().map(|i| self.thread_view(app, viewer, &i.item, joined)).collect();
-                view.insert("replies".into(), replies.into());
-                page.has_more
-            }
-            None => self.cut_off.contains(&comment.uri),
-        };
-        if has_more {
-            view.insert("hasMore".into(), true.into());
-        }
-        Value::Object(view)
-    }
+    Value::Object(view)
 }
 
 pub async fn get_comments(req: XrpcRequest) -> XrpcResult {
@@ -150,7 +106,7 @@ pub async fn get_comments(req: XrpcRequest) -> XrpcResult {
     let depth = if anchor.is_some() { params.depth - 1 } else { params.depth }.max(0);
     let tree = expand(&mut conn, &top, &start, depth).await?;
 
-    let mut comments = tree.comments(&top);
+    let mut comments: Vec<&CommentRow> = top.iter().copied().chain(tree.comments()).collect();
     comments.extend(anchor.as_ref());
     let mut subjects: Vec<&str> = comments.iter().map(|c| c.uri.as_str()).collect();
     subjects.push(&root.post.uri);
@@ -166,7 +122,7 @@ pub async fn get_comments(req: XrpcRequest) -> XrpcResult {
         post["isDeleted"] = true.into();
         post["deletionReason"] = "author".into();
     }
-    let threads: Vec<Value> = top.iter().map(|c| tree.thread_view(&req.app, viewer, c, &joined)).collect();
+    let threads: Vec<Value> = top.iter().map(|c| thread_view(&tree, &req.app, viewer, c, &joined)).collect();
     let comments = match &anchor {
         Some(anchor) => {
             let mut view = json!({"comment": comment_view(&req.app, viewer, anchor, &joined)});

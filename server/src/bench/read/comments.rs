@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, ensure};
 use coves_plugin_api::DbPool;
 use coves_plugin_api::ranking::Sort;
-use coves_plugin_comment::thread::{self, CommentFilter, CommentRow, first_replies, list_comments, with_replies};
+use coves_plugin_comment::thread::{self, CommentFilter, CommentRow, list_comments};
 use coves_plugin_post::service::find_thread_root;
 use diesel::sql_types::Text;
 use diesel::{QueryableByName, sql_query};
@@ -21,10 +21,7 @@ pub const METHOD: &str = "social.coves.community.comment.getComments";
 /// Comments per page (top level).
 const PAGE: i64 = 25;
 /// Levels of replies below the top level.
-const DEPTH: usize = 3;
-/// Replies shown per parent below the top level, as `getComments` shows them (COVES_API
-/// §4.8).
-const REPLIES_PER_PARENT: i64 = 5;
+const DEPTH: i64 = 3;
 /// How many posts with comments the clients pick from.
 const SAMPLE: i64 = 10_000;
 
@@ -111,26 +108,17 @@ impl Workload for Direct {
 }
 
 /// Reads `post`'s thread as `getComments` does, statement by statement: the root post,
-/// the first page of top-level comments ranked hot, [`DEPTH`] levels of first replies,
-/// which comments at the depth limit have more, then the commenters, the community, and
-/// the vote and comment counts of them all.
+/// the first page of top-level comments ranked hot, [`DEPTH`] levels of first replies
+/// with which comments at the depth limit have more (`thread::expand`, as the handler
+/// does), then the commenters, the community, and the vote and comment counts of them all.
 async fn direct_comments(conn: &mut AsyncPgConnection, post: &str) -> anyhow::Result<()> {
     let start = thread::page_start(Sort::Hot, None)?;
     let root = find_thread_root(conn, post).await?.context("thread root not readable")?;
     let filter = CommentFilter::TopLevel { root: post.to_owned() };
     let page = list_comments(conn, &filter, &start, PAGE).await?;
-    let mut comments: Vec<CommentRow> = page.items.into_iter().map(|i| i.item).collect();
-    let mut frontier: Vec<String> = comments.iter().map(|c| c.uri.clone()).collect();
-    for _ in 0..DEPTH {
-        if frontier.is_empty() {
-            break;
-        }
-        let pages = first_replies(conn, &frontier, false, &start, REPLIES_PER_PARENT).await?;
-        let replies: Vec<CommentRow> = pages.into_values().flat_map(|p| p.items).map(|i| i.item).collect();
-        frontier = replies.iter().map(|c| c.uri.clone()).collect();
-        comments.extend(replies);
-    }
-    with_replies(conn, &frontier).await?;
+    let top: Vec<&CommentRow> = page.items.iter().map(|i| &i.item).collect();
+    let tree = thread::expand(conn, &top, &start, DEPTH).await?;
+    let comments: Vec<&CommentRow> = top.iter().copied().chain(tree.comments()).collect();
     let mut subjects: Vec<&str> = comments.iter().map(|c| c.uri.as_str()).collect();
     subjects.push(&root.post.uri);
     let mut actors: Vec<String> = comments.iter().map(|c| c.commenter_did.clone()).collect();
