@@ -27,12 +27,6 @@ fn uri(did: &str, rkey: &str) -> String {
     format!("at://{did}/{COMMENT}/{rkey}")
 }
 
-/// The stored counters: subject → (reply_count, thread_count), non-zero rows only.
-async fn stored(app: &TestApp) -> BTreeMap<String, (i64, i64)> {
-    let mut conn = app.db.connect().await;
-    coves_plugin_comment::stored_counts(&mut conn).await.expect("comment counts")
-}
-
 #[derive(diesel::QueryableByName)]
 struct Counts {
     #[diesel(sql_type = Text)]
@@ -117,17 +111,17 @@ async fn replies_count_before_their_parent_and_comments_before_their_post() {
     let reply = create(BOB, COMMENT, "3kc0000000002", "3kr0000000002", 2, comment(POST_A, &top, "Agreed."));
     let outcome = app.ingest(std::slice::from_ref(&reply)).await;
     assert_eq!(outcome.changed_subjects, [top.clone(), POST_A.to_owned()]);
-    assert_eq!(stored(&app).await, counts(&[(POST_A, 0, 1), (&top, 1, 0)]), "the reply counts at once");
+    assert_eq!(app.comment_counts().await, counts(&[(POST_A, 0, 1), (&top, 1, 0)]), "the reply counts at once");
 
     let first = create(ALICE, COMMENT, "3kc0000000001", "3kr0000000001", 1, comment(POST_A, POST_A, "First!"));
     app.ingest(std::slice::from_ref(&first)).await;
     let expected = counts(&[(POST_A, 1, 2), (&top, 1, 0)]);
-    assert_eq!(stored(&app).await, expected);
+    assert_eq!(app.comment_counts().await, expected);
 
     let outcome = app.ingest(&[first, reply.clone()]).await;
     assert!(outcome.changed_subjects.is_empty(), "{outcome:?}");
     app.ingest(&[reply]).await;
-    assert_eq!(stored(&app).await, expected, "replays never double count");
+    assert_eq!(app.comment_counts().await, expected, "replays never double count");
     assert_eq!(recounted(&app).await, expected);
 
     let mut conn = app.db.connect().await;
@@ -154,7 +148,7 @@ async fn a_delete_before_its_create_leaves_no_trace() {
         .ingest(&[create(ALICE, COMMENT, "3kc0000000001", "3kr0000000001", 1, comment(POST_A, POST_A, "late"))])
         .await;
     assert!(outcome.changed_subjects.is_empty() && outcome.skipped.is_empty(), "{outcome:?}");
-    assert_eq!(stored(&app).await, counts(&[]));
+    assert_eq!(app.comment_counts().await, counts(&[]));
     let tombstone = row(&app, &me).await.expect("a tombstone");
     assert!(tombstone.deleted && tombstone.parent_uri.is_none() && tombstone.cid.is_none(), "{tombstone:?}");
 }
@@ -173,10 +167,10 @@ async fn deletes_decrement_once_and_leave_a_placeholder_in_the_thread() {
     assert_eq!(outcome.changed_subjects, [POST_A.to_owned()]);
     // The reply stays live under the deleted comment.
     let expected = counts(&[(POST_A, 0, 1), (&top, 1, 0)]);
-    assert_eq!(stored(&app).await, expected);
+    assert_eq!(app.comment_counts().await, expected);
     app.ingest(&[removal]).await;
     app.ingest(&[delete(ALICE, COMMENT, "3kc0000000001", "3kr0000000004", 4)]).await;
-    assert_eq!(stored(&app).await, expected, "a comment is deleted once");
+    assert_eq!(app.comment_counts().await, expected, "a comment is deleted once");
     assert_eq!(recounted(&app).await, expected);
 
     assert_eq!(
@@ -208,7 +202,7 @@ async fn a_comment_created_and_deleted_in_one_batch_keeps_its_place() {
     assert!(outcome.changed_subjects.is_empty(), "{outcome:?}");
     let placeholder = row(&app, &me).await.expect("a row");
     assert!(placeholder.deleted && placeholder.parent_uri.as_deref() == Some(POST_A), "{placeholder:?}");
-    assert_eq!(stored(&app).await, counts(&[]));
+    assert_eq!(app.comment_counts().await, counts(&[]));
 }
 
 #[tokio::test]
@@ -217,12 +211,12 @@ async fn a_revived_comment_counts_again_under_its_new_parent() {
     let me = uri(ALICE, "3kc0000000001");
     app.ingest(&[create(ALICE, COMMENT, "3kc0000000001", "3kr0000000001", 1, comment(POST_A, POST_A, "on A"))]).await;
     app.ingest(&[delete(ALICE, COMMENT, "3kc0000000001", "3kr0000000002", 2)]).await;
-    assert_eq!(stored(&app).await, counts(&[]));
+    assert_eq!(app.comment_counts().await, counts(&[]));
 
     let revive = create(ALICE, COMMENT, "3kc0000000001", "3kr0000000003", 3, comment(POST_B, POST_B, "on B"));
     let outcome = app.ingest(std::slice::from_ref(&revive)).await;
     assert_eq!(outcome.changed_subjects, [POST_B.to_owned()]);
-    assert_eq!(stored(&app).await, counts(&[(POST_B, 1, 1)]));
+    assert_eq!(app.comment_counts().await, counts(&[(POST_B, 1, 1)]));
     assert_eq!(row(&app, &me).await, live(POST_B, POST_B, "on B", "bafyreitest3kr0000000003", false));
 
     // The old create and delete, replayed, change nothing.
@@ -232,7 +226,7 @@ async fn a_revived_comment_counts_again_under_its_new_parent() {
         revive,
     ])
     .await;
-    assert_eq!(stored(&app).await, counts(&[(POST_B, 1, 1)]));
+    assert_eq!(app.comment_counts().await, counts(&[(POST_B, 1, 1)]));
 
     // Deleted and re-created in one batch: the counts move from the old parent to the new.
     let top = uri(BOB, "3kc0000000009");
@@ -241,8 +235,8 @@ async fn a_revived_comment_counts_again_under_its_new_parent() {
         create(ALICE, COMMENT, "3kc0000000001", "3kr0000000005", 5, comment(POST_B, &top, "moved")),
     ])
     .await;
-    assert_eq!(stored(&app).await, counts(&[(POST_B, 0, 1), (&top, 1, 0)]));
-    assert_eq!(recounted(&app).await, stored(&app).await);
+    assert_eq!(app.comment_counts().await, counts(&[(POST_B, 0, 1), (&top, 1, 0)]));
+    assert_eq!(recounted(&app).await, app.comment_counts().await);
 }
 
 #[tokio::test]
@@ -266,7 +260,7 @@ async fn updates_change_the_content_but_never_the_thread() {
     let reasons: Vec<_> = outcome.skipped.iter().map(|s| s.reason).collect();
     assert_eq!(reasons, ["reply_changed", "reply_changed"], "{outcome:?}");
     assert_eq!(row(&app, &me).await, live(POST_A, POST_A, "final", "bafyreitest3kr0000000002", true));
-    assert_eq!(stored(&app).await, counts(&[(POST_A, 1, 1)]));
+    assert_eq!(app.comment_counts().await, counts(&[(POST_A, 1, 1)]));
 
     // An older update, replayed, changes nothing.
     app.ingest(&[update(ALICE, COMMENT, "3kc0000000001", "3kr0000000001", 1, comment(POST_A, POST_A, "stale"))]).await;
@@ -300,7 +294,7 @@ async fn bad_comments_are_skipped_with_reasons() {
             ("invalid_record", "`createdAt` is required"),
         ]
     );
-    assert_eq!(stored(&app).await, counts(&[(POST_A, 1, 1)]));
+    assert_eq!(app.comment_counts().await, counts(&[(POST_A, 1, 1)]));
 }
 
 /// A tiny deterministic generator, so failures reproduce.
@@ -396,7 +390,7 @@ async fn counts_equal_a_recount_and_the_model_under_any_order_batching_and_repla
             }
             start = end;
         }
-        assert_eq!(stored(&app).await, expected, "round {round}: counters equal the model");
+        assert_eq!(app.comment_counts().await, expected, "round {round}: counters equal the model");
         assert_eq!(recounted(&app).await, expected, "round {round}: a recount from rows agrees");
         let mut conn = app.db.connect().await;
         #[derive(diesel::QueryableByName)]

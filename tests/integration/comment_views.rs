@@ -2,9 +2,9 @@
 //! §4.11, §5.2, §5.3) and GraphQL `Post.comments` / `Comment.replies`: shapes, depth and
 //! breadth limits, placeholders, ranking, counters and viewer state.
 
-use coves_tests::TestApp;
 use coves_tests::auth::{TestKey, mint, now};
 use coves_tests::forum::{COMMENT, Forum, POST, Ref, known_actor, readable_community};
+use coves_tests::{TestApp, encode};
 use serde_json::{Value, json};
 
 const COMMUNITY: &str = "did:plc:community222222222222222";
@@ -12,10 +12,6 @@ const OTHER_COMMUNITY: &str = "did:plc:othercommunity2222222222";
 const ALICE: &str = "did:plc:alice2222222222222222222";
 const BOB: &str = "did:plc:bob222222222222222222222";
 const AUDIENCE: &str = "did:web:appview.test";
-
-fn encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
 
 /// `2026-01-02T00:MM:SSZ` for a minute and second.
 fn at(minute: u32, second: u32) -> String {

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use coves_tests::TestApp;
 use coves_tests::auth::{TestKey, bearer, mint, now};
 use coves_tests::events::{account, create, delete, identity, update};
 use coves_tests::network::{TEST_PDS, TestIdentity, random_signing_key};
+use coves_tests::{TestApp, encode};
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
@@ -109,10 +109,6 @@ async fn set_counts(app: &TestApp, did: &str, subscribers: i64, posts: i64) {
         .execute(&mut conn)
         .await
         .expect("set counts");
-}
-
-fn encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 async fn graphql_community(app: &TestApp, id: &str) -> Value {

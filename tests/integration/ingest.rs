@@ -29,12 +29,6 @@ fn expected_comment_counts(summary: &Summary) -> BTreeMap<String, (i64, i64)> {
         .collect()
 }
 
-/// `comment_counts` as subject → (reply_count, thread_count), non-zero rows only.
-async fn comment_counts(app: &TestApp) -> BTreeMap<String, (i64, i64)> {
-    let mut conn = app.pool.get().await.expect("connection");
-    coves_plugin_comment::stored_counts(&mut conn).await.expect("comment counts")
-}
-
 /// Posts whose `score` differs from their vote counts (the vote_counts triggers keep it).
 async fn stale_post_scores(app: &TestApp) -> i64 {
     #[derive(diesel::QueryableByName)]
@@ -77,7 +71,7 @@ async fn compressed_and_uncompressed_streams_give_identical_exact_results() {
         let query = server.last_query().expect("a connection");
         assert!(query.contains("wantedCollections=social.coves.feed.vote"), "{query}");
         assert_eq!(query.contains("compress=true"), compress, "{query}");
-        results.push((app.vote_counts().await, app.actor_profiles().await, comment_counts(&app).await));
+        results.push((app.vote_counts().await, app.actor_profiles().await, app.comment_counts().await));
         assert_eq!(stale_post_scores(&app).await, 0, "every post's score follows its vote counts");
     }
     assert_eq!(results[0].0, summary.vote_counts(), "counts equal the generator's");
@@ -98,7 +92,7 @@ async fn replaying_the_same_events_twice_changes_nothing() {
     let ingest = app.start_ingest(client_config(&server.url(), false), 400);
     app.wait_for_cursor(last_wanted_time_us(&file), WAIT).await;
     ingest.stop().await;
-    let first = (app.vote_counts().await, app.actor_profiles().await, comment_counts(&app).await);
+    let first = (app.vote_counts().await, app.actor_profiles().await, app.comment_counts().await);
 
     // Forget the cursor: the whole stream is delivered and applied again.
     let mut conn = app.db.connect().await;
@@ -106,7 +100,7 @@ async fn replaying_the_same_events_twice_changes_nothing() {
     let ingest = app.start_ingest(client_config(&server.url(), false), 400);
     app.wait_for_cursor(last_wanted_time_us(&file), WAIT).await;
     ingest.stop().await;
-    assert_eq!((app.vote_counts().await, app.actor_profiles().await, comment_counts(&app).await), first);
+    assert_eq!((app.vote_counts().await, app.actor_profiles().await, app.comment_counts().await), first);
     assert_eq!(first.0, summary.vote_counts());
     assert_eq!(first.2, expected_comment_counts(&summary));
 }
@@ -127,7 +121,7 @@ async fn the_client_reconnects_after_the_server_drops_the_socket() {
     let query = server.last_query().expect("a connection");
     assert!(query.contains("cursor="), "a reconnect resumes from the cursor: {query}");
     assert_eq!(app.vote_counts().await, summary.vote_counts());
-    assert_eq!(comment_counts(&app).await, expected_comment_counts(&summary));
+    assert_eq!(app.comment_counts().await, expected_comment_counts(&summary));
 }
 
 #[tokio::test]

@@ -1,9 +1,9 @@
 //! The XRPC post views Kelp and the mobile app read (COVES_API §4.7, §4.10, §5.1): shapes,
 //! counts, viewer state, pagination and errors.
 
-use coves_tests::TestApp;
 use coves_tests::auth::{TestKey, mint, now};
 use coves_tests::forum::{Forum, POST, known_actor, readable_community};
+use coves_tests::{TestApp, encode};
 use serde_json::{Value, json};
 
 const COMMUNITY: &str = "did:plc:community222222222222222";
@@ -11,10 +11,6 @@ const OTHER_COMMUNITY: &str = "did:plc:othercommunity2222222222";
 const ALICE: &str = "did:plc:alice2222222222222222222";
 const BOB: &str = "did:plc:bob222222222222222222222";
 const AUDIENCE: &str = "did:web:appview.test";
-
-fn encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
 
 fn assert_utc_z(value: &Value, path: &str) {
     let s = value.as_str().unwrap_or_else(|| panic!("{path} is not a string: {value}"));

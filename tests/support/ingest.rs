@@ -95,6 +95,12 @@ impl TestApp {
         coves_plugin_vote::stored_counts(&mut conn).await.expect("vote counts")
     }
 
+    /// `comment_counts` as subject → (reply_count, thread_count), non-zero rows only.
+    pub async fn comment_counts(&self) -> BTreeMap<String, (i64, i64)> {
+        let mut conn = self.pool.get().await.expect("connection");
+        coves_plugin_comment::stored_counts(&mut conn).await.expect("comment counts")
+    }
+
     /// Every actor row's indexed profile fields, for whole-state comparisons.
     pub async fn actor_profiles(&self) -> BTreeMap<String, (Option<String>, Option<String>)> {
         #[derive(diesel::QueryableByName)]

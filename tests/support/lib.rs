@@ -12,3 +12,8 @@ pub mod ws;
 
 pub use app::TestApp;
 pub use db::TestDb;
+
+/// `s` escaped for a URL query value.
+pub fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

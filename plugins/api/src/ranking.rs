@@ -184,15 +184,50 @@ pub struct RankedSql<'a> {
     pub hot_ties_by_score: bool,
 }
 
+/// One sort key of a ranked list.
+#[derive(Clone, Copy)]
+enum Key {
+    Rank,
+    Score,
+    At,
+    Uri,
+}
+
+impl Key {
+    /// The SQL type its cursor value is bound as.
+    fn cast(self) -> &'static str {
+        match self {
+            Self::Rank => "float8",
+            Self::Score => "bigint",
+            Self::At => "timestamptz",
+            Self::Uri => "text",
+        }
+    }
+}
+
 impl RankedSql<'_> {
+    /// The sort keys of `sort`, most significant first (all descending).
+    fn kinds(&self, sort: Sort) -> &'static [Key] {
+        match sort {
+            Sort::Hot if self.hot_ties_by_score => &[Key::Rank, Key::Score, Key::At, Key::Uri],
+            Sort::Hot => &[Key::Rank, Key::At, Key::Uri],
+            Sort::Top(_) => &[Key::Score, Key::At, Key::Uri],
+            Sort::New => &[Key::At, Key::Uri],
+        }
+    }
+
+    fn column(&self, key: Key) -> &str {
+        match key {
+            Key::Rank => self.rank,
+            Key::Score => self.score,
+            Key::At => self.at,
+            Key::Uri => self.uri,
+        }
+    }
+
     /// The sort key expressions, most significant first (all descending).
     pub fn keys(&self, sort: Sort) -> Vec<&str> {
-        match sort {
-            Sort::Hot if self.hot_ties_by_score => vec![self.rank, self.score, self.at, self.uri],
-            Sort::Hot => vec![self.rank, self.at, self.uri],
-            Sort::Top(_) => vec![self.score, self.at, self.uri],
-            Sort::New => vec![self.at, self.uri],
-        }
+        self.kinds(sort).iter().map(|k| self.column(*k)).collect()
     }
 
     /// `ORDER BY` clause body.
@@ -201,67 +236,32 @@ impl RankedSql<'_> {
     }
 
     /// The keyset condition `(keys) < ($n, $n+1, ...)` with placeholders numbered from
-    /// `first`; bind the values of [`RankedSql::after_values`] in order.
+    /// `first`; bind the values with [`RankedSql::bind_after`].
     pub fn after(&self, sort: Sort, first: usize) -> String {
-        let keys = self.keys(sort);
-        let params: Vec<String> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let cast = if *k == self.rank {
-                    "float8"
-                } else if *k == self.score {
-                    "bigint"
-                } else if *k == self.at {
-                    "timestamptz"
-                } else {
-                    "text"
-                };
-                format!("${}::{cast}", first + i)
-            })
-            .collect();
-        format!("({}) < ({})", keys.join(", "), params.join(", "))
+        let params: Vec<String> =
+            self.kinds(sort).iter().enumerate().map(|(i, k)| format!("${}::{}", first + i, k.cast())).collect();
+        format!("({}) < ({})", self.keys(sort).join(", "), params.join(", "))
     }
-}
 
-/// The values the keyset condition of [`RankedSql::after`] compares with, in order.
-pub enum KeyValue {
-    Rank(f64),
-    Score(i64),
-    At(DateTime<Utc>),
-    Uri(String),
-}
-
-/// The keyset values of `position` for `sort` (matching [`RankedSql::keys`]).
-pub fn after_values(sort: Sort, hot_ties_by_score: bool, position: &Position) -> Vec<KeyValue> {
-    let at = DateTime::from_timestamp_micros(position.at_us).unwrap_or_default();
-    let uri = KeyValue::Uri(position.uri.clone());
-    match sort {
-        Sort::Hot if hot_ties_by_score => {
-            vec![KeyValue::Rank(position.rank), KeyValue::Score(position.score), KeyValue::At(at), uri]
+    /// Binds the keys of `position`, in the order of [`RankedSql::after`].
+    pub fn bind_after<'a>(&self, mut query: BoxedQuery<'a>, sort: Sort, position: &Position) -> BoxedQuery<'a> {
+        use diesel::sql_types::{BigInt, Double, Text, Timestamptz};
+        for key in self.kinds(sort) {
+            query = match key {
+                Key::Rank => query.bind::<Double, _>(position.rank),
+                Key::Score => query.bind::<BigInt, _>(position.score),
+                Key::At => {
+                    query.bind::<Timestamptz, _>(DateTime::from_timestamp_micros(position.at_us).unwrap_or_default())
+                }
+                Key::Uri => query.bind::<Text, _>(position.uri.clone()),
+            };
         }
-        Sort::Hot => vec![KeyValue::Rank(position.rank), KeyValue::At(at), uri],
-        Sort::Top(_) => vec![KeyValue::Score(position.score), KeyValue::At(at), uri],
-        Sort::New => vec![KeyValue::At(at), uri],
+        query
     }
 }
 
 /// A boxed SQL query whose binds are added one at a time.
 pub type BoxedQuery<'a> = diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery>;
-
-/// Binds keyset values (from [`after_values`]) in order.
-pub fn bind_values<'a>(mut query: BoxedQuery<'a>, values: Vec<KeyValue>) -> BoxedQuery<'a> {
-    use diesel::sql_types::{BigInt, Double, Text, Timestamptz};
-    for value in values {
-        query = match value {
-            KeyValue::Rank(rank) => query.bind::<Double, _>(rank),
-            KeyValue::Score(score) => query.bind::<BigInt, _>(score),
-            KeyValue::At(at) => query.bind::<Timestamptz, _>(at),
-            KeyValue::Uri(uri) => query.bind::<Text, _>(uri),
-        };
-    }
-    query
-}
 
 #[cfg(test)]
 mod tests {

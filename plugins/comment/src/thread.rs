@@ -14,7 +14,7 @@ use coves_plugin_api::cursor::{Listed, Page};
 use coves_plugin_api::diesel::sql_types::{Array, BigInt, Bool, Double, Jsonb, Nullable, Text, Timestamptz};
 use coves_plugin_api::diesel::{QueryResult, QueryableByName, sql_query};
 use coves_plugin_api::diesel_async::{AsyncPgConnection, RunQueryDsl};
-use coves_plugin_api::ranking::{BoxedQuery, PageStart, Position, RankedSql, Sort, after_values, bind_values};
+use coves_plugin_api::ranking::{BoxedQuery, PageStart, Position, RankedSql, Sort};
 use coves_plugin_api::{ACTIVE_STATUS, ApiError};
 use serde_json::Value;
 
@@ -230,7 +230,7 @@ pub async fn list_comments(
         query = query.bind::<Timestamptz, _>(window);
     }
     if let Some(after) = &start.after {
-        query = bind_values(query, after_values(sort, true, after));
+        query = KEYS.bind_after(query, sort, after);
     }
     let rows: Vec<Ranked> = query.bind::<BigInt, _>(limit + 1).load(conn).await?;
     let (rows, has_more) = coves_plugin_api::cursor::split_page(rows, usize::try_from(limit).unwrap_or(0));
