@@ -46,6 +46,11 @@ impl ApiError {
         Self::new(401, "AuthenticationRequired", message)
     }
 
+    /// 403 `Forbidden`: the viewer is known (or anonymous) but may not see this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "Forbidden", message)
+    }
+
     /// 501 `MethodNotImplemented`: this server does not offer the method at all.
     pub fn method_not_implemented(nsid: &str) -> Self {
         Self::new(501, "MethodNotImplemented", format!("method {nsid} is not implemented by this AppView"))

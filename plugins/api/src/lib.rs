@@ -5,6 +5,7 @@
 //! GraphQL types and fields, XRPC methods and background tasks. Plugins are linked at
 //! compile time and found through [`inventory`]; see [`register_plugin!`].
 
+pub mod community_relation;
 pub mod context;
 pub mod cursor;
 pub mod error;
