@@ -9,10 +9,12 @@ use coves_plugin_api::Plugin;
 
 // Naming each in-tree plugin crate keeps the linker from dropping its registration.
 use coves_plugin_actor as _;
+use coves_plugin_block as _;
 use coves_plugin_comment as _;
 use coves_plugin_community as _;
 use coves_plugin_feed as _;
 use coves_plugin_post as _;
+use coves_plugin_subscription as _;
 use coves_plugin_vote as _;
 
 /// Why the plugin set is unusable.

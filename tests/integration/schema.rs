@@ -95,7 +95,7 @@ fn two_plugins_serving_one_xrpc_method_are_refused() {
 fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
     let plugins = coves_appview::plugins::linked().expect("valid plugin set");
     let names: Vec<_> = plugins.iter().map(|p| p.name()).collect();
-    assert_eq!(names, ["actor", "community", "vote", "post", "comment", "feed"]);
+    assert_eq!(names, ["actor", "community", "block", "subscription", "vote", "post", "comment", "feed"]);
     let methods: Vec<_> = XrpcRouter::new(&plugins)
         .expect("no clashes")
         .methods()
@@ -108,6 +108,7 @@ fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
             "social.coves.actor.getPosts (feed)",
             "social.coves.actor.getProfile (actor)",
             "social.coves.actor.getprofile (actor)",
+            "social.coves.community.blockCommunity (block)",
             "social.coves.community.comment.create (comment)",
             "social.coves.community.comment.delete (comment)",
             "social.coves.community.comment.getComments (feed)",
@@ -116,6 +117,9 @@ fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
             "social.coves.community.list (community)",
             "social.coves.community.post.get (feed)",
             "social.coves.community.search (community)",
+            "social.coves.community.subscribe (subscription)",
+            "social.coves.community.unblockCommunity (block)",
+            "social.coves.community.unsubscribe (subscription)",
             "social.coves.feed.vote.create (vote)",
             "social.coves.feed.vote.delete (vote)",
         ]
@@ -125,9 +129,11 @@ fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
         collections,
         [
             "social.coves.actor.profile",
+            "social.coves.community.block",
             "social.coves.community.comment",
             "social.coves.community.post",
             "social.coves.community.profile",
+            "social.coves.community.subscription",
             "social.coves.feed.vote"
         ]
     );

@@ -1,0 +1,2 @@
+DROP TABLE community_blocks;
+DROP TABLE community_block_records;
