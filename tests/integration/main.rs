@@ -2,6 +2,7 @@
 
 mod actor;
 mod auth;
+mod block;
 mod comment;
 mod comment_views;
 mod community;
@@ -14,6 +15,7 @@ mod post;
 mod post_reads;
 mod post_views;
 mod schema;
+mod subscription;
 mod test_plugins;
 mod vote;
 mod websocket;

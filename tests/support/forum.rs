@@ -16,6 +16,8 @@ pub const PROFILE: &str = "social.coves.community.profile";
 pub const POST: &str = "social.coves.community.post";
 pub const COMMENT: &str = "social.coves.community.comment";
 pub const VOTE: &str = "social.coves.feed.vote";
+pub const SUBSCRIPTION: &str = "social.coves.community.subscription";
+pub const BLOCK: &str = "social.coves.community.block";
 
 /// A record's identity: what a strongRef names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,4 +138,28 @@ pub async fn known_actor(app: &TestApp, did: &str, handle: &str) {
     .execute(&mut conn)
     .await
     .expect("actor stored");
+}
+
+impl Forum {
+    /// The createdAt of a record made now: it follows the clock, so a later record is the
+    /// newest one.
+    fn clock_time(&self) -> String {
+        let n = AtomicI64::load(&self.clock, Ordering::Relaxed) + 1;
+        format!("2026-01-01T00:00:00.{:06}Z", n % 1_000_000)
+    }
+
+    /// A subscription by `actor` to `community_did`, with `contentVisibility` when given.
+    pub fn subscribe(&self, actor: &str, community_did: &str, visibility: Option<Value>) -> (Ref, Event) {
+        let mut record = json!({"$type": SUBSCRIPTION, "subject": community_did, "createdAt": self.clock_time()});
+        if let Some(visibility) = visibility {
+            record["contentVisibility"] = visibility;
+        }
+        self.create(actor, SUBSCRIPTION, record)
+    }
+
+    /// A block of `community_did` by `actor`.
+    pub fn block(&self, actor: &str, community_did: &str) -> (Ref, Event) {
+        let record = json!({"$type": BLOCK, "subject": community_did, "createdAt": self.clock_time()});
+        self.create(actor, BLOCK, record)
+    }
 }
