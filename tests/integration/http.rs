@@ -79,6 +79,8 @@ async fn graphql_answers_get_queries_and_introspection() {
         json!({"data": {"appview": {"plugins": [
             {"name": "actor", "collections": ["social.coves.actor.profile"]},
             {"name": "community", "collections": ["social.coves.community.profile"]},
+            {"name": "block", "collections": ["social.coves.community.block"]},
+            {"name": "subscription", "collections": ["social.coves.community.subscription"]},
             {"name": "vote", "collections": ["social.coves.feed.vote"]},
             {"name": "post", "collections": ["social.coves.community.post"]},
             {"name": "comment", "collections": ["social.coves.community.comment"]},
