@@ -71,13 +71,15 @@ const COLUMNS: &str = "p.uri, p.cid, p.rkey, p.community_did, p.author_did, p.re
 
 /// Readable posts `p`: live, in a readable community, by an active author.
 fn readable() -> String {
-    format!("NOT p.deleted AND {}", in_readable_community_by_active_author())
+    format!("NOT p.deleted AND {}", in_readable_community_by_active_author(""))
 }
 
-/// Posts `p` (live or deleted) in a readable community by an active author.
-fn in_readable_community_by_active_author() -> String {
+/// Posts `p` (live or deleted) in a readable community (that also meets
+/// `community_condition`, SQL over `communities` starting with `AND`, or empty) by an
+/// active author.
+fn in_readable_community_by_active_author(community_condition: &str) -> String {
     format!(
-        "EXISTS (SELECT 1 FROM communities WHERE did = p.community_did AND {VISIBLE}) \
+        "EXISTS (SELECT 1 FROM communities WHERE did = p.community_did AND {VISIBLE}{community_condition}) \
          AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = p.author_did AND a.status <> '{ACTIVE_STATUS}')"
     )
 }
@@ -114,7 +116,7 @@ pub async fn find_thread_root(conn: &mut AsyncPgConnection, uri: &str) -> QueryR
     let mut rows: Vec<ThreadRoot> = sql_query(format!(
         "/* post::find_thread_root */ SELECT {columns}, p.deleted FROM posts p \
          WHERE p.uri = $1 AND p.author_did IS NOT NULL AND p.cid IS NOT NULL AND {shown}",
-        shown = in_readable_community_by_active_author(),
+        shown = in_readable_community_by_active_author(""),
         columns = COLUMNS.replace("p.record", &format!("COALESCE(p.record, {reduced}) AS record")),
     ))
     .bind::<Text, _>(uri)
@@ -128,10 +130,25 @@ pub async fn find_thread_root(conn: &mut AsyncPgConnection, uri: &str) -> QueryR
 pub struct PostFilter {
     /// Only posts in this community (a DID).
     pub community: Option<String>,
+    /// Only posts in these communities, each post scoring at least its community's
+    /// minimum (a timeline: the viewer's subscriptions, weighted).
+    pub communities: Option<Vec<CommunityMinimum>>,
+    /// Never posts in these communities (the viewer's blocks).
+    pub excluded_communities: Vec<String>,
+    /// Only posts in communities whose `visibility` is `public` (discovery feeds).
+    pub public_communities: bool,
     /// Only posts by this author (a DID).
     pub author: Option<String>,
     /// Only posts with an embed (`posts_with_media`).
     pub with_embed: bool,
+}
+
+/// A community a list draws from, and the lowest score its posts need there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommunityMinimum {
+    pub did: String,
+    /// `None`: every post.
+    pub min_score: Option<i32>,
 }
 
 /// One page of posts.
@@ -166,12 +183,26 @@ pub fn page_start(sort: Sort, cursor: Option<&str>) -> Result<PageStart, ApiErro
 
 /// The filter's WHERE conditions over `p`, with placeholders numbered from `$next`.
 fn filter_sql(filter: &PostFilter, next: &mut usize) -> String {
-    let mut sql = readable();
+    let public = if filter.public_communities { " AND visibility = 'public'" } else { "" };
+    let mut sql = format!("NOT p.deleted AND {}", in_readable_community_by_active_author(public));
     for (value, column) in [(&filter.community, "p.community_did"), (&filter.author, "p.author_did")] {
         if value.is_some() {
             sql.push_str(&format!(" AND {column} = ${next}"));
             *next += 1;
         }
+    }
+    if filter.communities.is_some() {
+        // $next: the DIDs, $next+1: their minimum scores (NULL: none), in the same order.
+        let (dids, mins) = (*next, *next + 1);
+        sql.push_str(&format!(
+            " AND p.community_did = ANY(${dids}::text[]) \
+             AND p.score >= COALESCE((${mins}::int[])[array_position(${dids}::text[], p.community_did)], -2147483648)"
+        ));
+        *next += 2;
+    }
+    if !filter.excluded_communities.is_empty() {
+        sql.push_str(&format!(" AND p.community_did <> ALL(${next}::text[])"));
+        *next += 1;
     }
     if filter.with_embed {
         sql.push_str(" AND p.embed IS NOT NULL");
@@ -185,6 +216,14 @@ fn bind_filter<'a>(
 ) -> coves_plugin_api::ranking::BoxedQuery<'a> {
     for value in [&filter.community, &filter.author].into_iter().flatten() {
         query = query.bind::<Text, _>(value.as_str());
+    }
+    if let Some(communities) = &filter.communities {
+        let dids: Vec<&str> = communities.iter().map(|c| c.did.as_str()).collect();
+        let mins: Vec<Option<i32>> = communities.iter().map(|c| c.min_score).collect();
+        query = query.bind::<Array<Text>, _>(dids).bind::<Array<Nullable<Integer>>, _>(mins);
+    }
+    if !filter.excluded_communities.is_empty() {
+        query = query.bind::<Array<Text>, _>(&filter.excluded_communities);
     }
     query
 }
