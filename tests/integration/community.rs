@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use coves_tests::auth::{TestKey, bearer, mint, now};
 use coves_tests::events::{account, create, delete, identity, update};
 use coves_tests::network::{TEST_PDS, TestIdentity, random_signing_key};
 use coves_tests::{TestApp, encode};
@@ -614,25 +613,6 @@ async fn search_matches_name_display_name_and_description_best_first() {
     );
     let nothing = app.get("/xrpc/social.coves.community.search?q=zzzzqqq").await;
     assert_eq!(nothing.body, json!({"communities": [], "total": 0}));
-}
-
-#[tokio::test]
-async fn subscribed_lists_need_a_viewer_and_are_not_available_yet() {
-    let app = TestApp::start().await;
-    let key = TestKey::k256();
-    let alice = app.network.add_plc_identity("alice.coves.test", &key.multikey());
-    let token = mint(&key, alice.did.as_str(), "did:web:appview.test", now() + 60, None);
-    let response = app
-        .http
-        .get(format!("{}/xrpc/social.coves.community.list?subscribed=true", app.base))
-        .header("authorization", bearer(&token))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(response.status(), 501);
-    let body: Value = response.json().await.expect("JSON");
-    assert_eq!(body["error"], "MethodNotImplemented");
-    assert!(body["message"].as_str().is_some_and(|m| m.contains("does not index subscriptions")), "{body}");
 }
 
 #[tokio::test]

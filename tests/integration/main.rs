@@ -6,6 +6,7 @@ mod block;
 mod comment;
 mod comment_views;
 mod community;
+mod feeds;
 mod http;
 mod identity;
 mod ingest;

@@ -1,7 +1,8 @@
 //! The `community` plugin: `social.coves.community.profile` records (rkey `self`, in each
 //! community's own repo), their verified handles and `hostedBy` (COVES_API §2.6, §3.5),
-//! and the community views: GraphQL `community(id:)` and `communities(...)`, XRPC
-//! `social.coves.community.get`, `.list` and `.search`.
+//! GraphQL `community(id:)` and `communities(...)`, and the wire shapes of the XRPC
+//! community views ([`views`], [`params`]), which the `feed` plugin serves with the
+//! viewer's subscription and block.
 //!
 //! Ingest only stores profiles and marks them due for verification; a background task
 //! resolves each community's handle from its DID and checks `hostedBy`, and only verified,
@@ -12,16 +13,16 @@
 pub mod graphql;
 mod hosting;
 mod ingest;
+pub mod params;
 mod record;
 pub mod schema;
 mod service;
 mod verify;
-mod xrpc;
+pub mod views;
 
 use coves_plugin_api::diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use coves_plugin_api::{
-    AccountEvent, BackgroundTask, CommitEvent, IdentityEvent, IngestTx, Plugin, Registrar, RegistrarError, XrpcMethod,
-    async_trait,
+    AccountEvent, BackgroundTask, CommitEvent, IdentityEvent, IngestTx, Plugin, Registrar, RegistrarError, async_trait,
 };
 
 pub use hosting::{Rejection, check_domain};
@@ -80,10 +81,6 @@ impl Plugin for CommunityPlugin {
 
     fn register_graphql(&self, registrar: &mut Registrar) -> Result<(), RegistrarError> {
         graphql::register(registrar)
-    }
-
-    fn xrpc_methods(&self) -> Vec<XrpcMethod> {
-        xrpc::methods()
     }
 
     fn tasks(&self) -> Vec<BackgroundTask> {

@@ -269,6 +269,8 @@ pub struct ListQuery<'a> {
     /// Case-insensitive search in name, display name and description (substring or
     /// trigram word match); required by [`CommunitySort::Relevance`].
     pub search: Option<&'a str>,
+    /// Only these communities (DIDs): a viewer's subscriptions; all when `None`.
+    pub only: Option<&'a [String]>,
     /// Page size, already clamped (see [`clamp_limit`]).
     pub limit: i64,
     /// Continue after this cursor of a previous page.
@@ -373,6 +375,9 @@ fn contains_pattern(text: &str) -> String {
 const FILTER: &str = "($1::text IS NULL OR visibility = $1) \
      AND ($2::text IS NULL OR search_text LIKE $3 OR $2 <% search_text)";
 
+/// Only the listed DIDs ($10), when given.
+const ONLY: &str = "($10::text[] IS NULL OR did = ANY($10))";
+
 /// How well a row matches $2: an exact name beats a name containing the text, which beats
 /// a match elsewhere; trigram word similarity orders the rest.
 const RELEVANCE: &str = "CASE WHEN $2::text IS NULL THEN 0::real \
@@ -392,7 +397,7 @@ pub async fn list_communities(conn: &mut AsyncPgConnection, query: &ListQuery<'_
     let limit = clamp_limit(query.limit);
     let sql = format!(
         "/* community::list_communities */ SELECT * FROM ( \
-           SELECT {COLUMNS}, {RELEVANCE} AS relevance FROM communities WHERE {VISIBLE} AND {FILTER}) c \
+           SELECT {COLUMNS}, {RELEVANCE} AS relevance FROM communities WHERE {VISIBLE} AND {FILTER} AND {ONLY}) c \
          WHERE ($8::text IS NULL OR {after}) ORDER BY {order} LIMIT $9",
         after = query.sort.after(),
         order = query.sort.order_by(),
@@ -407,6 +412,7 @@ pub async fn list_communities(conn: &mut AsyncPgConnection, query: &ListQuery<'_
         .bind::<Nullable<Float4>, _>(after.relevance)
         .bind::<Nullable<Text>, _>(after.did)
         .bind::<BigInt, _>(limit + 1)
+        .bind::<Nullable<Array<Text>>, _>(query.only)
         .load(conn)
         .await?;
     let (rows, has_more) = cursor::split_page(rows, usize::try_from(limit).unwrap_or(usize::MAX));

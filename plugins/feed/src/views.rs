@@ -12,7 +12,8 @@ use coves_plugin_api::{ApiError, AppContext};
 use coves_plugin_comment::service::{CommentCounts, comment_counts};
 use coves_plugin_comment::thread::CommentRow;
 use coves_plugin_community::{CommunityRow, find_communities};
-use coves_plugin_post::service::PostRow;
+use coves_plugin_post::service::{PostPage, PostRow};
+use coves_plugin_subscription::{Subscription, viewer_subscriptions};
 use coves_plugin_vote::service::{EffectiveVote, VoteCounts, effective_votes, vote_counts};
 use serde_json::{Map, Value, json};
 
@@ -33,8 +34,9 @@ pub fn author_view(app: &AppContext, did: &str, actor: Option<&ActorRow>) -> Val
     Value::Object(view)
 }
 
-/// `{did, handle?, name, displayName?, avatar?}` of a post's community.
-fn community_ref(app: &AppContext, community: &CommunityRow) -> Value {
+/// `{did, handle?, name, displayName?, avatar?, viewer?: {subscribed}}` of a post's
+/// community; `subscribed` is `None` for anonymous requests.
+fn community_ref(app: &AppContext, community: &CommunityRow, subscribed: Option<bool>) -> Value {
     let mut view = Map::new();
     view.insert("did".into(), community.did.clone().into());
     view.insert("handle".into(), community.handle.clone().into());
@@ -44,6 +46,9 @@ fn community_ref(app: &AppContext, community: &CommunityRow) -> Value {
     }
     if let Some(avatar) = community.avatar_url(&app.instance, ImagePreset::AvatarSmall) {
         view.insert("avatar".into(), avatar.into());
+    }
+    if let Some(subscribed) = subscribed {
+        view.insert("viewer".into(), json!({ "subscribed": subscribed }));
     }
     Value::Object(view)
 }
@@ -66,6 +71,8 @@ pub struct Joined {
     pub comments: HashMap<String, CommentCounts>,
     /// The viewer's effective votes by subject URI.
     pub viewer_votes: HashMap<String, EffectiveVote>,
+    /// The viewer's subscriptions among the communities, by DID.
+    pub viewer_subscriptions: HashMap<String, Subscription>,
 }
 
 impl Joined {
@@ -78,7 +85,8 @@ impl Joined {
         communities: &[&str],
     ) -> Result<Self, ApiError> {
         let actors = find_actors_by_did(conn, actors).await?.into_iter().map(|a| (a.did.clone(), a)).collect();
-        let communities = find_communities(conn, communities).await?.into_iter().map(|c| (c.did.clone(), c)).collect();
+        let communities: HashMap<String, CommunityRow> =
+            find_communities(conn, communities).await?.into_iter().map(|c| (c.did.clone(), c)).collect();
         let votes = vote_counts(conn, subjects).await?;
         let comments = comment_counts(conn, subjects).await?;
         let viewer_votes = match viewer {
@@ -89,7 +97,14 @@ impl Joined {
             }
             None => HashMap::new(),
         };
-        Ok(Self { actors, communities, votes, comments, viewer_votes })
+        let viewer_subscriptions = match viewer {
+            Some(viewer) if !communities.is_empty() => {
+                let dids: Vec<&str> = communities.keys().map(String::as_str).collect();
+                viewer_subscriptions(conn, viewer, &dids).await?
+            }
+            _ => HashMap::new(),
+        };
+        Ok(Self { actors, communities, votes, comments, viewer_votes, viewer_subscriptions })
     }
 
     /// The vote counts of `uri` as `{upvotes, downvotes, score}`.
@@ -101,6 +116,23 @@ impl Joined {
         stats.insert("score".into(), counts.score().into());
         stats
     }
+}
+
+/// `{"feed": [{"post": PostView}], "cursor"?}`: a page of a post feed (COVES_API §4.4).
+pub async fn feed_answer(
+    conn: &mut AsyncPgConnection,
+    app: &AppContext,
+    viewer: Option<&str>,
+    page: &PostPage,
+) -> Result<Value, ApiError> {
+    let posts: Vec<PostRow> = page.items.iter().map(|i| i.item.clone()).collect();
+    let views = post_views(conn, app, viewer, &posts).await?;
+    let mut answer = Map::new();
+    answer.insert("feed".into(), views.into_iter().map(|(_, post)| json!({ "post": post })).collect());
+    if let Some(cursor) = page.next_cursor() {
+        answer.insert("cursor".into(), cursor.into());
+    }
+    Ok(Value::Object(answer))
 }
 
 /// The PostViews of `posts`, in order. A post whose community is no longer readable is
@@ -129,7 +161,7 @@ pub fn post_view(app: &AppContext, viewer: Option<&str>, post: &PostRow, joined:
         "cid": post.cid,
         "rkey": post.rkey,
         "author": author_view(app, &post.author_did, joined.actors.get(&post.author_did)),
-        "community": community_ref(app, community),
+        "community": community_ref(app, community, viewer.map(|_| joined.viewer_subscriptions.contains_key(&community.did))),
         "record": post.record_view(),
         "createdAt": format_datetime(&post.sort_at),
         "indexedAt": format_datetime(&post.indexed_at),

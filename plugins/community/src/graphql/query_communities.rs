@@ -55,7 +55,7 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
                 None => None,
             };
             let (first, after) = page_argument_values(&ctx, DEFAULT_LIMIT)?;
-            let query = ListQuery { sort, visibility, search, limit: first, after };
+            let query = ListQuery { sort, visibility, search, only: None, limit: first, after };
             let mut conn = app.conn().await.map_err(|e| e.extend())?;
             let page = list_communities(&mut conn, &query).await.map_err(|e: ApiError| e.extend())?;
             let (app, search) = (app.clone(), search.map(str::to_owned));

@@ -3,10 +3,9 @@
 use coves_plugin_api::ranking::Sort;
 use coves_plugin_api::{ApiError, XrpcRequest, XrpcResult};
 use coves_plugin_post::service::{PostFilter, list_posts, page_start};
-use serde_json::{Map, Value, json};
 
 use super::params::{actor_param, community_param, cursor_param};
-use crate::views::post_views;
+use crate::views::feed_answer;
 
 pub const NSID: &str = "social.coves.actor.getPosts";
 
@@ -40,15 +39,7 @@ pub async fn get_actor_posts(req: XrpcRequest) -> XrpcResult {
     let mut conn = req.app.conn().await?;
     let did = actor_param(&req, &mut conn).await?;
     let community = community_param(&req, &mut conn).await?;
-    let filter = PostFilter { community, author: Some(did), with_embed };
+    let filter = PostFilter { community, author: Some(did), with_embed, ..PostFilter::default() };
     let page = list_posts(&mut conn, &filter, &start, limit).await?;
-    let posts: Vec<_> = page.items.iter().map(|i| i.item.clone()).collect();
-    let viewer = req.viewer.did.as_ref().map(|d| d.as_str());
-    let views = post_views(&mut conn, &req.app, viewer, &posts).await?;
-    let mut answer = Map::new();
-    answer.insert("feed".into(), views.into_iter().map(|(_, post)| json!({ "post": post })).collect());
-    if let Some(cursor) = page.next_cursor() {
-        answer.insert("cursor".into(), cursor.into());
-    }
-    Ok(Value::Object(answer))
+    feed_answer(&mut conn, &req.app, req.viewer.did.as_ref().map(|d| d.as_str()), &page).await
 }

@@ -10,14 +10,29 @@ use serde_json::{Map, Value};
 use crate::service::{CommunityPage, CommunityRow};
 
 /// CommunityView: what lists and searches show (small avatar).
-pub fn community_view(community: &CommunityRow, instance: &InstanceInfo) -> Value {
-    Value::Object(common(community, instance, ImagePreset::AvatarSmall))
+pub fn community_view(community: &CommunityRow, instance: &InstanceInfo) -> Map<String, Value> {
+    common(community, instance, ImagePreset::AvatarSmall)
 }
 
-/// `{"communities": [CommunityView], "cursor"?}`: a page of a list or a search.
-pub fn community_page(page: &CommunityPage, instance: &InstanceInfo) -> Map<String, Value> {
+/// `{"communities": [CommunityView], "cursor"?}`: a page of a list or a search, each view
+/// with the `viewer` state `viewer` gives it (if any).
+pub fn community_page(
+    page: &CommunityPage,
+    instance: &InstanceInfo,
+    viewer: impl Fn(&CommunityRow) -> Option<Value>,
+) -> Map<String, Value> {
     let mut body = Map::new();
-    let communities: Vec<Value> = page.items.iter().map(|item| community_view(&item.item, instance)).collect();
+    let communities: Vec<Value> = page
+        .items
+        .iter()
+        .map(|item| {
+            let mut view = community_view(&item.item, instance);
+            if let Some(state) = viewer(&item.item) {
+                view.insert("viewer".into(), state);
+            }
+            Value::Object(view)
+        })
+        .collect();
     body.insert("communities".into(), communities.into());
     if let Some(cursor) = page.next_cursor() {
         body.insert("cursor".into(), cursor.into());
@@ -26,7 +41,7 @@ pub fn community_page(page: &CommunityPage, instance: &InstanceInfo) -> Map<Stri
 }
 
 /// CommunityViewDetailed: everything `community.get` shows.
-pub fn community_view_detailed(community: &CommunityRow, instance: &InstanceInfo) -> Value {
+pub fn community_view_detailed(community: &CommunityRow, instance: &InstanceInfo) -> Map<String, Value> {
     let mut view = common(community, instance, ImagePreset::Avatar);
     if let Some(facets) = community.description_facets.as_ref().filter(|f| f.as_array().is_some_and(|a| !a.is_empty()))
     {
@@ -42,7 +57,7 @@ pub fn community_view_detailed(community: &CommunityRow, instance: &InstanceInfo
         view.insert("contentWarnings".into(), community.content_warnings.clone().into());
     }
     view.insert("allowExternalDiscovery".into(), community.allow_external_discovery.into());
-    Value::Object(view)
+    view
 }
 
 fn common(community: &CommunityRow, instance: &InstanceInfo, avatar: ImagePreset) -> Map<String, Value> {

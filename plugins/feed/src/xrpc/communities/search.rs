@@ -1,11 +1,11 @@
 //! `social.coves.community.search`: readable communities matching a text, best first.
 
 use coves_plugin_api::{XrpcRequest, XrpcResult};
+use coves_plugin_community::params;
+use coves_plugin_community::{CommunitySort, ListQuery, count_communities, list_communities};
 use serde_json::Value;
 
-use super::params;
-use super::views::community_page;
-use crate::service::{self, CommunitySort, ListQuery};
+use super::page_answer;
 
 pub async fn search_communities(req: XrpcRequest) -> XrpcResult {
     let q = req.params.required("q")?;
@@ -15,13 +15,14 @@ pub async fn search_communities(req: XrpcRequest) -> XrpcResult {
         sort: CommunitySort::Relevance,
         visibility,
         search: Some(q),
+        only: None,
         limit,
         after: params::cursor(&req.params),
     };
     let mut conn = req.app.conn().await?;
-    let page = service::list_communities(&mut conn, &query).await?;
-    let total = service::count_communities(&mut conn, Some(q), visibility).await?;
-    let mut body = community_page(&page, &req.app.instance);
+    let page = list_communities(&mut conn, &query).await?;
+    let total = count_communities(&mut conn, Some(q), visibility).await?;
+    let mut body = page_answer(&mut conn, &req, &page).await?;
     body.insert("total".into(), total.into());
     Ok(Value::Object(body))
 }
