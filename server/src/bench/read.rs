@@ -1,30 +1,53 @@
-//! The read benchmark (issue 5): a generated forum-sized data set is loaded straight into
-//! a fresh database with SQL, a real `serve --role api` child process serves it, and 16
-//! concurrent clients drive a posts page (GraphQL) and a comment thread (XRPC) over HTTP.
-//! Each workload is measured next to its baseline in the same run: the same service
-//! functions the server calls, on a pool of the same size, without HTTP, GraphQL or JSON.
+//! The read benchmark (issues 5 and 6): a generated forum-sized data set is loaded
+//! straight into a fresh database with SQL, a real `serve --role api` child process serves
+//! it, and 16 concurrent clients drive a posts page (GraphQL), a comment thread (XRPC) and
+//! a signed-in viewer's timeline (XRPC, with a service-auth token the server verifies
+//! against a local PLC directory) over HTTP. Each workload is measured next to its
+//! baseline in the same run: the same service functions the server calls, on a pool of
+//! the same size, without HTTP, GraphQL, JSON or authentication.
 
 mod comments;
 mod dataset;
 mod driver;
+mod identity;
 mod posts;
 mod server;
+mod timeline;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::Args;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use clap::{Args, ValueEnum};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
-use dataset::{LoadFigures, Sizes};
+use dataset::{DataSet, LoadFigures, Sizes};
 use driver::{Figures, Settings};
+
+/// The workloads `bench read` can measure.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadWorkload {
+    /// A community's posts, hot, first 25, over GraphQL.
+    Posts,
+    /// A post's comment thread, depth 3, over XRPC.
+    Comments,
+    /// A signed-in viewer's timeline, hot, 25 posts, over XRPC.
+    Timeline,
+}
 
 /// `bench read` settings.
 #[derive(Args, Debug)]
 pub struct ReadBenchArgs {
     #[command(flatten)]
     pub sizes: Sizes,
+    /// Which workloads to measure (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [ReadWorkload::Posts, ReadWorkload::Comments, ReadWorkload::Timeline])]
+    pub workloads: Vec<ReadWorkload>,
+    /// Draw the timeline's viewers from this many actors (a fixed pseudo-random sample)
+    /// instead of every actor with subscriptions.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+    pub timeline_viewers: Option<i64>,
     /// Measured seconds of each run (after the warm-up).
     #[arg(long, default_value_t = 30)]
     pub seconds: u64,
@@ -47,10 +70,12 @@ pub struct ReadBenchArgs {
     pub admin_url: String,
 }
 
-/// Targets of the issue: p99 below this, over HTTP.
+/// Targets of issue 5 (posts and comments): p99 below this, over HTTP.
 const P99_TARGET: Duration = Duration::from_millis(25);
-/// Targets of the issue: HTTP requests/s at least this share of the direct-SQL figure.
+/// Targets of issue 5: HTTP requests/s at least this share of the direct-SQL figure.
 const RATIO_TARGET: f64 = 0.5;
+/// Target of issue 6 (timeline): p99 below this, over HTTP.
+const TIMELINE_P99_TARGET: Duration = Duration::from_millis(40);
 
 pub async fn run(args: ReadBenchArgs) -> anyhow::Result<()> {
     let db = BenchDatabase::open(&args).await?;
@@ -108,24 +133,73 @@ async fn admin_execute(admin_url: &str, sql: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Both workloads, each over HTTP then directly.
+/// One workload over HTTP then directly.
+struct Measured {
+    workload: ReadWorkload,
+    /// `None` when the server does not serve the method yet.
+    http: Option<Figures>,
+    direct: Figures,
+}
+
+/// What the timeline runs saw besides latencies.
+struct TimelineNotes {
+    /// How many viewers the clients drew from.
+    viewers: usize,
+    /// Viewers whose timeline was empty, over HTTP and directly.
+    empty_http: usize,
+    empty_direct: usize,
+    /// The server's DID-document lookups during the measured window, by source/outcome.
+    lookups: BTreeMap<String, u64>,
+    /// How long minting the viewers' tokens took (before the run).
+    minting: Duration,
+}
+
+/// The selected workloads, each over HTTP then directly.
 struct Report {
-    sizes: Sizes,
-    posts_http: Figures,
-    posts_direct: Figures,
-    /// `None` when the server does not serve `getComments` yet.
-    comments_http: Option<Figures>,
-    comments_direct: Figures,
+    data: DataSet,
+    measured: Vec<Measured>,
+    timeline: Option<TimelineNotes>,
 }
 
 async fn measure(args: &ReadBenchArgs, url: &str) -> anyhow::Result<Report> {
+    let wants = |w: ReadWorkload| args.workloads.contains(&w);
     let mut conn = AsyncPgConnection::establish(url).await.context("connecting to the benchmark database")?;
-    let sizes = dataset::count(&mut conn).await?;
-    let communities = Arc::new(posts::targets(&mut conn).await?);
-    let threads = Arc::new(comments::targets(&mut conn).await?);
+    let data = dataset::count(&mut conn).await?;
+    let communities = Arc::new(if wants(ReadWorkload::Posts) { posts::targets(&mut conn).await? } else { Vec::new() });
+    let threads =
+        Arc::new(if wants(ReadWorkload::Comments) { comments::targets(&mut conn).await? } else { Vec::new() });
+    let viewers = Arc::new(if wants(ReadWorkload::Timeline) {
+        timeline::targets(&mut conn, args.timeline_viewers).await?
+    } else {
+        Vec::new()
+    });
+    anyhow::ensure!(
+        !wants(ReadWorkload::Posts) || !communities.is_empty(),
+        "the database has no readable community to read posts from"
+    );
+    anyhow::ensure!(
+        !wants(ReadWorkload::Comments) || !threads.is_empty(),
+        "the database has no post with comments to read threads of"
+    );
+    anyhow::ensure!(
+        !wants(ReadWorkload::Timeline) || !viewers.is_empty(),
+        "the database has no subscriptions to read timelines of (loaded before the timeline workload existed? \
+         load a new one)"
+    );
+
+    // Signed-in viewers: a local PLC directory serves every actor's DID document with the
+    // benchmark's key. The server starts with nothing cached about them, in memory or in
+    // PostgreSQL, so every run (first or `--reuse`) starts alike.
+    let key = Arc::new(identity::BenchKey::new());
+    let directory = if wants(ReadWorkload::Timeline) {
+        conn.batch_execute("DELETE FROM identity_did_documents").await?;
+        let directory = identity::BenchDirectory::start(&mut conn, &key).await?;
+        eprintln!("local PLC directory at {} serving {} DID documents", directory.url, directory.identities);
+        Some(directory)
+    } else {
+        None
+    };
     drop(conn);
-    anyhow::ensure!(!communities.is_empty(), "the database has no readable community to read posts from");
-    anyhow::ensure!(!threads.is_empty(), "the database has no post with comments to read threads of");
 
     let settings = Settings {
         concurrency: args.concurrency,
@@ -133,35 +207,116 @@ async fn measure(args: &ReadBenchArgs, url: &str) -> anyhow::Result<Report> {
         measured: Duration::from_secs(args.seconds),
     };
     let pool = crate::db::connect(url, args.concurrency, Duration::from_secs(30))?;
+    let identity =
+        directory.as_ref().map(|d| server::Identity { service_did: identity::SERVICE_DID, plc_url: d.url.as_str() });
     // Dropping the server on an early return kills it.
-    let server = server::ApiServer::start(url, args.concurrency).await?;
+    let server = server::ApiServer::start(url, args.concurrency, identity).await?;
     let client = reqwest::Client::builder().no_proxy().build()?;
     let base = server.base.clone();
+    let mut measured = Vec::new();
 
-    let http = posts::Http { client: client.clone(), base: base.clone(), targets: communities.clone() };
-    let posts_http = driver::run("posts over HTTP", &settings, Arc::new(http)).await?;
-    let direct = posts::Direct { pool: pool.clone(), targets: communities };
-    let posts_direct = driver::run("posts direct", &settings, Arc::new(direct)).await?;
+    if wants(ReadWorkload::Posts) {
+        let http = posts::Http { client: client.clone(), base: base.clone(), targets: communities.clone() };
+        let http = driver::run("posts over HTTP", &settings, Arc::new(http)).await?;
+        let direct = posts::Direct { pool: pool.clone(), targets: communities };
+        let direct = driver::run("posts direct", &settings, Arc::new(direct)).await?;
+        measured.push(Measured { workload: ReadWorkload::Posts, http: Some(http), direct });
+    }
 
-    let http = comments::Http { client, base, targets: threads.clone() };
-    let comments_http = if http.served().await? {
-        Some(driver::run("comments over HTTP", &settings, Arc::new(http)).await?)
-    } else {
-        eprintln!("comments over HTTP: skipped, the server does not serve {} yet", comments::METHOD);
-        None
-    };
-    let direct = comments::Direct { pool, targets: threads };
-    let comments_direct = driver::run("comments direct", &settings, Arc::new(direct)).await?;
+    if wants(ReadWorkload::Comments) {
+        let http = comments::Http { client: client.clone(), base: base.clone(), targets: threads.clone() };
+        let http = if http.served().await? {
+            Some(driver::run("comments over HTTP", &settings, Arc::new(http)).await?)
+        } else {
+            eprintln!("comments over HTTP: skipped, the server does not serve {} yet", comments::METHOD);
+            None
+        };
+        let direct = comments::Direct { pool: pool.clone(), targets: threads };
+        let direct = driver::run("comments direct", &settings, Arc::new(direct)).await?;
+        measured.push(Measured { workload: ReadWorkload::Comments, http, direct });
+    }
+
+    let mut timeline_notes = None;
+    if wants(ReadWorkload::Timeline) {
+        let (timeline, notes) =
+            measure_timeline(args, &settings, Timeline { client, base, pool, viewers, key }).await?;
+        measured.push(timeline);
+        timeline_notes = Some(notes);
+    }
     server.stop().await;
-    Ok(Report { sizes, posts_http, posts_direct, comments_http, comments_direct })
+    drop(directory);
+    Ok(Report { data, measured, timeline: timeline_notes })
+}
+
+/// What the timeline runs need.
+struct Timeline {
+    client: reqwest::Client,
+    base: String,
+    pool: coves_plugin_api::DbPool,
+    viewers: Arc<Vec<String>>,
+    key: Arc<identity::BenchKey>,
+}
+
+/// The timeline over HTTP, with the server's DID-document lookups of the measured window,
+/// then directly.
+async fn measure_timeline(
+    args: &ReadBenchArgs,
+    settings: &Settings,
+    t: Timeline,
+) -> anyhow::Result<(Measured, TimelineNotes)> {
+    let minted = Instant::now();
+    let valid = i64::try_from(args.warmup + args.seconds + 120).unwrap_or(i64::MAX);
+    let authorizations = Arc::new(timeline::authorizations(t.key, t.viewers.clone(), valid).await?);
+    let minting = minted.elapsed();
+    eprintln!("minted {} service-auth tokens in {:.1} s", authorizations.len(), minting.as_secs_f64());
+    let http = Arc::new(timeline::Http {
+        client: t.client.clone(),
+        base: t.base.clone(),
+        targets: t.viewers.clone(),
+        authorizations,
+        empty: timeline::Empty::default(),
+    });
+    // The server's lookups at the start and at the end of the measured window.
+    let snapshot = {
+        let (client, base, warmup) = (t.client.clone(), t.base.clone(), settings.warmup);
+        tokio::spawn(async move {
+            tokio::time::sleep(warmup).await;
+            timeline::did_lookups(&client, &base).await
+        })
+    };
+    let http_figures = driver::run("timeline over HTTP", settings, http.clone()).await?;
+    let before = snapshot.await.context("the metrics snapshot panicked")??;
+    let lookups = timeline::difference(&before, &timeline::did_lookups(&t.client, &t.base).await?);
+    let direct =
+        Arc::new(timeline::Direct { pool: t.pool, targets: t.viewers.clone(), empty: timeline::Empty::default() });
+    let direct_figures = driver::run("timeline direct", settings, direct.clone()).await?;
+    let notes = TimelineNotes {
+        viewers: t.viewers.len(),
+        empty_http: http.empty.count(),
+        empty_direct: direct.empty.count(),
+        lookups,
+        minting,
+    };
+    Ok((Measured { workload: ReadWorkload::Timeline, http: Some(http_figures), direct: direct_figures }, notes))
+}
+
+impl ReadWorkload {
+    /// The table's workload column and the HTTP path's label.
+    fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Posts => ("posts(community, HOT, first 25)", "HTTP, GraphQL"),
+            Self::Comments => ("getComments(depth 3, hot, limit 25)", "HTTP, XRPC"),
+            Self::Timeline => ("timeline(hot, 25)", "HTTP, XRPC"),
+        }
+    }
 }
 
 impl Report {
     fn print(&self, args: &ReadBenchArgs, db: &BenchDatabase) {
-        let s = &self.sizes;
+        let d = &self.data;
         println!(
-            "Data set: {} readable communities, {} actors, {} posts, {} votes, {} comments.",
-            s.communities, s.actors, s.posts, s.votes, s.comments
+            "Data set: {} readable communities, {} actors, {} posts, {} votes, {} comments, {} subscriptions, {} blocks.",
+            d.communities, d.actors, d.posts, d.votes, d.comments, d.subscriptions, d.blocks
         );
         match &db.load {
             Some(load) => println!("Loaded with SQL in {:.0} s ({}).", load.total().as_secs_f64(), load.steps()),
@@ -175,17 +330,36 @@ impl Report {
         println!();
         println!("| workload | path | requests | requests/s | p50 | p99 | max | errors |");
         println!("|---|---|---:|---:|---:|---:|---:|---:|");
-        let posts = "posts(community, HOT, first 25)";
-        let comments = "getComments(depth 3, hot, limit 25)";
-        row(posts, "HTTP, GraphQL", Some(&self.posts_http));
-        row(posts, "direct SQL", Some(&self.posts_direct));
-        row(comments, "HTTP, XRPC", self.comments_http.as_ref());
-        row(comments, "direct SQL", Some(&self.comments_direct));
+        for m in &self.measured {
+            let (workload, http) = m.workload.labels();
+            row(workload, http, m.http.as_ref());
+            row(workload, "direct SQL", Some(&m.direct));
+        }
         println!();
-        verdict("posts", &self.posts_http, &self.posts_direct);
-        match &self.comments_http {
-            Some(http) => verdict("comments", http, &self.comments_direct),
-            None => println!("- comments: HTTP not measured (the server does not serve {} yet)", comments::METHOD),
+        for m in &self.measured {
+            let name = match m.workload {
+                ReadWorkload::Posts => "posts",
+                ReadWorkload::Comments => "comments",
+                ReadWorkload::Timeline => "timeline",
+            };
+            match (&m.http, m.workload) {
+                (None, _) => println!("- {name}: HTTP not measured (the server does not serve it yet)"),
+                (Some(http), ReadWorkload::Timeline) => timeline_verdict(http, &m.direct),
+                (Some(http), _) => verdict(name, http, &m.direct),
+            }
+        }
+        if let Some(t) = &self.timeline {
+            let lookups: Vec<String> = t.lookups.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            println!(
+                "- timeline: viewers drawn from {}; empty timelines: {} viewers over HTTP, {} directly; \
+                 DID-document lookups by the server while measured (source/outcome): {}; tokens minted in {:.1} s \
+                 before the run",
+                t.viewers,
+                t.empty_http,
+                t.empty_direct,
+                if lookups.is_empty() { "none".to_owned() } else { lookups.join(", ") },
+                t.minting.as_secs_f64()
+            );
         }
     }
 }
@@ -206,8 +380,8 @@ fn row(workload: &str, path: &str, figures: Option<&Figures>) {
     );
 }
 
-/// Whether the issue's targets hold for one workload; a run with errors is no figure.
-fn verdict(workload: &str, http: &Figures, direct: &Figures) {
+/// Whether both runs are figures (a run with errors is not); says why not.
+fn valid(workload: &str, http: &Figures, direct: &Figures) -> bool {
     let mut valid = true;
     for (path, f) in [("HTTP", http), ("direct", direct)] {
         if let Some(error) = &f.first_error {
@@ -215,11 +389,19 @@ fn verdict(workload: &str, http: &Figures, direct: &Figures) {
             valid = false;
         }
     }
-    if !valid {
+    valid
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+/// Whether issue 5's targets hold for one workload.
+fn verdict(workload: &str, http: &Figures, direct: &Figures) {
+    if !valid(workload, http, direct) {
         return;
     }
     let ratio = http.rate() / direct.rate();
-    let met = |ok: bool| if ok { "met" } else { "NOT met" };
     println!(
         "- {workload}: HTTP p99 {} (target < {}: {}); HTTP/direct throughput {:.0}% (target ≥ {:.0}%: {})",
         ms(http.percentile(0.99)),
@@ -228,6 +410,21 @@ fn verdict(workload: &str, http: &Figures, direct: &Figures) {
         ratio * 100.0,
         RATIO_TARGET * 100.0,
         met(ratio >= RATIO_TARGET)
+    );
+}
+
+/// Whether issue 6's target holds for the timeline, next to the direct path's p99.
+fn timeline_verdict(http: &Figures, direct: &Figures) {
+    if !valid("timeline", http, direct) {
+        return;
+    }
+    println!(
+        "- timeline: HTTP p99 {} (target < {}: {}); direct SQL p99 {}; HTTP/direct throughput {:.0}%",
+        ms(http.percentile(0.99)),
+        ms(TIMELINE_P99_TARGET),
+        met(http.percentile(0.99) < TIMELINE_P99_TARGET),
+        ms(direct.percentile(0.99)),
+        http.rate() / direct.rate() * 100.0
     );
 }
 

@@ -17,7 +17,15 @@
 //!   posts with most comments get most votes too, and top-level comments more than
 //!   replies), ~80% up, each by a different voter on its subject (so each is effective);
 //! - `vote_counts`, `comment_counts` and `communities.post_count` are computed from the
-//!   rows by GROUP BY, so they equal a recount.
+//!   rows by GROUP BY, so they equal a recount;
+//! - every actor subscribes to `--subscriptions-per-actor` communities and blocks
+//!   `--blocks-per-actor` others, all distinct, picked with the posts' skew (so the large
+//!   communities have the most subscribers): a subscription's `contentVisibility` is 3 for
+//!   half of them, 1, 2, 4 or 5 for an eighth each. Both the records and the relation rows
+//!   are written, one live record per pair, as the ingest leaves them;
+//!   `communities.subscriber_count` is kept by the subscription plugin's triggers and
+//!   checked against a recount. After the load, the timeline's score levels are computed
+//!   by the feed plugin's own refresh.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -49,6 +57,12 @@ pub struct Sizes {
     /// Comments to generate.
     #[arg(long, default_value_t = 2_000_000, value_parser = clap::value_parser!(i64).range(1..))]
     pub comments: i64,
+    /// Communities each actor subscribes to (distinct, skewed toward the large ones).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(0..))]
+    pub subscriptions_per_actor: i64,
+    /// Communities each actor blocks (distinct, none of those it subscribes to).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i64).range(0..))]
+    pub blocks_per_actor: i64,
 }
 
 /// How long each step of a load took.
@@ -90,18 +104,43 @@ const LEVEL_SHARES: [f64; 6] = [0.40, 0.25, 0.15, 0.10, 0.06, 0.04];
 /// Share of votes cast on posts (the rest on comments).
 const POST_VOTE_SHARE: f64 = 0.7;
 
-/// The tables the load fills: their secondary indexes are built once after it.
-const TABLES: [&str; 7] = ["actors", "communities", "posts", "comments", "comment_counts", "votes", "vote_counts"];
+/// How long before the load subscriptions and blocks were created (uniformly).
+const RELATION_SPAN_DAYS: i64 = 90;
 
-/// Generates the data set into the freshly migrated database at `url`, then vacuums and
-/// analyzes it.
+/// The tables the load fills: their secondary indexes are built once after it.
+const TABLES: [&str; 11] = [
+    "actors",
+    "communities",
+    "posts",
+    "comments",
+    "comment_counts",
+    "votes",
+    "vote_counts",
+    "community_subscription_records",
+    "community_subscriptions",
+    "community_block_records",
+    "community_blocks",
+];
+
+/// Generates the data set into the freshly migrated database at `url`, vacuums and
+/// analyzes it, then computes the timeline's score levels.
 pub async fn load(url: &str, sizes: &Sizes) -> anyhow::Result<LoadFigures> {
     let mut conn = AsyncPgConnection::establish(url).await.context("connecting to the benchmark database")?;
     let reference_us = chrono::Utc::now().timestamp_micros();
     let mut figures =
         conn.transaction::<_, anyhow::Error, _>(async |conn| fill(conn, sizes, reference_us).await).await?;
     figures.time("VACUUM ANALYZE", execute(&mut conn, "VACUUM ANALYZE")).await?;
+    figures.time("score levels", score_levels(&mut conn)).await?;
     Ok(figures)
+}
+
+/// The timeline's per-community score levels, computed by the feed plugin's refresh (the
+/// one its background task runs), then analyzed.
+async fn score_levels(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
+    let communities = coves_plugin_feed::score_levels::refresh_score_levels(conn).await?;
+    anyhow::ensure!(communities > 0, "no community has posts of the last 30 days to compute score levels from");
+    conn.batch_execute("ANALYZE community_score_levels").await?;
+    Ok(())
 }
 
 /// Loads every table, in one transaction. Posts are stored last, when their votes are
@@ -118,6 +157,7 @@ async fn fill(conn: &mut AsyncPgConnection, sizes: &Sizes, reference_us: i64) ->
     figures.time("votes", load_votes(conn, sizes, reference_us)).await?;
     figures.time("counts", execute(conn, COUNTS)).await?;
     figures.time("posts", load_posts(conn)).await?;
+    figures.time("subscriptions and blocks", load_relations(conn, sizes, reference_us)).await?;
     figures.time("indexes", create_indexes(conn, &indexes)).await?;
     Ok(figures)
 }
@@ -423,6 +463,107 @@ async fn load_votes(conn: &mut AsyncPgConnection, sizes: &Sizes, reference_us: i
     Ok(())
 }
 
+/// Subscriptions and blocks: each actor's communities, distinct, in `bench_relations`
+/// (the first `subscriptions_per_actor` are subscriptions, the next `blocks_per_actor`
+/// blocks), then their records and relation rows. The subscriber counts are left to the
+/// subscription plugin's triggers, and checked.
+async fn load_relations(conn: &mut AsyncPgConnection, sizes: &Sizes, reference_us: i64) -> anyhow::Result<()> {
+    // Distinct communities cannot outnumber the communities.
+    let subscriptions = sizes.subscriptions_per_actor.min(sizes.communities);
+    let blocks = sizes.blocks_per_actor.min(sizes.communities - subscriptions);
+    let wanted = subscriptions + blocks;
+    if wanted == 0 {
+        return Ok(());
+    }
+    conn.batch_execute(
+        "CREATE TEMP TABLE bench_relations (actor_n bigint NOT NULL, community_n bigint NOT NULL, \
+           slot bigint NOT NULL, rkey text NOT NULL, at_us bigint NOT NULL, visibility smallint NOT NULL, \
+           PRIMARY KEY (actor_n, slot)) ON COMMIT DROP;",
+    )
+    .await?;
+    // Each actor draws `candidates` communities with the posts' skew and keeps the first
+    // `wanted` distinct ones, in the order first drawn (a few repeats among 2·wanted + 10
+    // draws are expected: the largest community comes up 3% of the time).
+    sql_query(
+        "INSERT INTO bench_relations \
+         SELECT a.n, r.community_n, r.slot, pg_temp.tid((t.at_us << 10) | (r.slot & 1023)), t.at_us, \
+           CASE WHEN v.u < 0.5 THEN 3 WHEN v.u < 0.625 THEN 1 WHEN v.u < 0.75 THEN 2 WHEN v.u < 0.875 THEN 4 ELSE 5 END \
+         FROM bench_actors a \
+         CROSS JOIN LATERAL (SELECT d.community_n, row_number() OVER (ORDER BY min(d.j)) - 1 AS slot \
+           FROM (SELECT j, floor($1 * pg_temp.u(a.n * $2 + j, 600) ^ 2)::bigint AS community_n \
+                 FROM generate_series(0, $2 - 1) j) d \
+           GROUP BY d.community_n ORDER BY min(d.j) LIMIT $3) r \
+         CROSS JOIN LATERAL (SELECT a.n * $2 + r.slot AS key) k \
+         CROSS JOIN LATERAL (SELECT $4 - (pg_temp.u(k.key, 610) * $5)::bigint AS at_us) t \
+         CROSS JOIN LATERAL (SELECT pg_temp.u(k.key, 620) AS u) v",
+    )
+    .bind::<BigInt, _>(sizes.communities)
+    .bind::<BigInt, _>(2 * wanted + 10)
+    .bind::<BigInt, _>(wanted)
+    .bind::<BigInt, _>(reference_us)
+    .bind::<BigInt, _>(RELATION_SPAN_DAYS * MICROS_PER_DAY)
+    .execute(conn)
+    .await?;
+    conn.batch_execute("ANALYZE bench_relations").await?;
+    // One live record per pair, so each relation row is its pair's only record, as the
+    // ingest's refresh leaves it. Rows go in key order (the primary keys are kept).
+    sql_query(
+        "INSERT INTO community_subscription_records (actor_did, rkey, community_did, content_visibility, created_at, \
+           record, cid, rev, deleted, indexed_at) \
+         SELECT a.did, r.rkey, c.did, r.visibility, pg_temp.ts(r.at_us), \
+           jsonb_build_object('$type', 'social.coves.community.subscription', 'subject', c.did, \
+             'createdAt', pg_temp.iso(r.at_us), 'contentVisibility', r.visibility), \
+           pg_temp.cid(r.actor_n * 1024 + r.slot, 630), r.rkey, false, pg_temp.ts(r.at_us) \
+         FROM bench_relations r JOIN bench_actors a ON a.n = r.actor_n JOIN bench_communities c ON c.n = r.community_n \
+         WHERE r.slot < $1 ORDER BY a.did, r.rkey",
+    )
+    .bind::<BigInt, _>(subscriptions)
+    .execute(conn)
+    .await?;
+    sql_query(
+        "INSERT INTO community_block_records (actor_did, rkey, community_did, created_at, record, cid, rev, deleted, \
+           indexed_at) \
+         SELECT a.did, r.rkey, c.did, pg_temp.ts(r.at_us), \
+           jsonb_build_object('$type', 'social.coves.community.block', 'subject', c.did, \
+             'createdAt', pg_temp.iso(r.at_us)), \
+           pg_temp.cid(r.actor_n * 1024 + r.slot, 640), r.rkey, false, pg_temp.ts(r.at_us) \
+         FROM bench_relations r JOIN bench_actors a ON a.n = r.actor_n JOIN bench_communities c ON c.n = r.community_n \
+         WHERE r.slot >= $1 ORDER BY a.did, r.rkey",
+    )
+    .bind::<BigInt, _>(subscriptions)
+    .execute(conn)
+    .await?;
+    conn.batch_execute(
+        "INSERT INTO community_subscriptions (actor_did, community_did, rkey, content_visibility, created_at) \
+         SELECT actor_did, community_did, rkey, content_visibility, created_at FROM community_subscription_records \
+         ORDER BY actor_did, community_did; \
+         INSERT INTO community_blocks (actor_did, community_did, rkey, created_at) \
+         SELECT actor_did, community_did, rkey, created_at FROM community_block_records \
+         ORDER BY actor_did, community_did;",
+    )
+    .await?;
+    let wrong: Mismatched = sql_query(
+        "SELECT count(*) AS n FROM communities c \
+         LEFT JOIN (SELECT community_did, count(*) AS n FROM community_subscriptions GROUP BY community_did) s \
+           ON s.community_did = c.did \
+         WHERE c.subscriber_count <> COALESCE(s.n, 0)",
+    )
+    .get_result(conn)
+    .await?;
+    anyhow::ensure!(
+        wrong.n == 0,
+        "{} communities' subscriber_count differ from a recount of their subscriptions",
+        wrong.n
+    );
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Mismatched {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
 /// The vote and comment counters, from the rows (the definitions the plugins keep by
 /// deltas).
 const COUNTS: &str = "\
@@ -435,30 +576,36 @@ const COUNTS: &str = "\
       UNION ALL SELECT root_uri, 0, 1 FROM comments WHERE NOT deleted) c \
     GROUP BY subject_uri;";
 
+/// What a database holds: readable communities, actors, posts (all), live votes, comments
+/// (including placeholders), subscriptions and blocks (relation rows).
 #[derive(QueryableByName)]
-struct Counted {
+pub struct DataSet {
     #[diesel(sql_type = BigInt)]
-    communities: i64,
+    pub communities: i64,
     #[diesel(sql_type = BigInt)]
-    actors: i64,
+    pub actors: i64,
     #[diesel(sql_type = BigInt)]
-    posts: i64,
+    pub posts: i64,
     #[diesel(sql_type = BigInt)]
-    votes: i64,
+    pub votes: i64,
     #[diesel(sql_type = BigInt)]
-    comments: i64,
+    pub comments: i64,
+    #[diesel(sql_type = BigInt)]
+    pub subscriptions: i64,
+    #[diesel(sql_type = BigInt)]
+    pub blocks: i64,
 }
 
-/// The sizes of the data set actually stored (readable communities, live votes, all
-/// comments including placeholders).
-pub async fn count(conn: &mut AsyncPgConnection) -> anyhow::Result<Sizes> {
-    let c: Counted = sql_query(format!(
+/// Counts what the database at hand holds.
+pub async fn count(conn: &mut AsyncPgConnection) -> anyhow::Result<DataSet> {
+    Ok(sql_query(format!(
         "SELECT (SELECT count(*) FROM communities WHERE {}) AS communities, \
            (SELECT count(*) FROM actors) AS actors, (SELECT count(*) FROM posts) AS posts, \
-           (SELECT count(*) FROM votes WHERE NOT deleted) AS votes, (SELECT count(*) FROM comments) AS comments",
+           (SELECT count(*) FROM votes WHERE NOT deleted) AS votes, (SELECT count(*) FROM comments) AS comments, \
+           (SELECT count(*) FROM community_subscriptions) AS subscriptions, \
+           (SELECT count(*) FROM community_blocks) AS blocks",
         coves_plugin_community::VISIBLE
     ))
     .get_result(conn)
-    .await?;
-    Ok(Sizes { communities: c.communities, actors: c.actors, posts: c.posts, votes: c.votes, comments: c.comments })
+    .await?)
 }

@@ -16,16 +16,29 @@ pub struct ApiServer {
     log: PathBuf,
 }
 
+/// Who the server is and where it resolves DIDs, so it can verify viewers' tokens.
+pub struct Identity<'a> {
+    /// `INSTANCE_DID`: the audience viewers' tokens must name.
+    pub service_did: &'a str,
+    /// `PLC_URL`.
+    pub plc_url: &'a str,
+}
+
 impl ApiServer {
-    /// Starts the server with a pool of `pool_size` connections and waits until `/ready`
-    /// answers.
-    pub async fn start(database_url: &str, pool_size: usize) -> anyhow::Result<Self> {
+    /// Starts the server with a pool of `pool_size` connections (accepting viewers' tokens
+    /// when given an `identity`) and waits until `/ready` answers.
+    pub async fn start(database_url: &str, pool_size: usize, identity: Option<Identity<'_>>) -> anyhow::Result<Self> {
         let port = free_port()?;
         let log = std::env::temp_dir().join(format!("coves-bench-read-{}.log", std::process::id()));
-        let child = tokio::process::Command::new(std::env::current_exe()?)
+        let mut command = tokio::process::Command::new(std::env::current_exe()?);
+        command
             .args(["serve", "--role", "api", "--listen-addr", &format!("127.0.0.1:{port}")])
             .args(["--database-url", database_url, "--pool-size", &pool_size.to_string()])
-            .args(["--instance-domain", super::dataset::DOMAIN])
+            .args(["--instance-domain", super::dataset::DOMAIN]);
+        if let Some(identity) = identity {
+            command.args(["--instance-did", identity.service_did, "--plc-url", identity.plc_url]);
+        }
+        let child = command
             // Request logs off, as in the ingest benchmark: the figure is the API's, not
             // the terminal's.
             .env("RUST_LOG", "warn")
