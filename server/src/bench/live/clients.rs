@@ -143,6 +143,15 @@ fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
+/// A `next` message, read without building a JSON tree (most messages are these).
+#[derive(Deserialize)]
+struct Next<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    id: &'a str,
+    payload: NextPayload,
+}
+
 /// A `next` message's payload.
 #[derive(Deserialize)]
 struct NextPayload {
@@ -231,6 +240,18 @@ async fn run_connection(
             Some(Ok(_)) => continue,
         };
         let received_us = now_us();
+        if let Ok(next) = serde_json::from_str::<Next<'_>>(&text_message)
+            && next.kind == "next"
+        {
+            let subscription = next
+                .id
+                .parse::<usize>()
+                .ok()
+                .filter(|&i| i < log.subscriptions.len())
+                .ok_or_else(|| format!("a value for an unknown subscription: {text_message}"))?;
+            on_value(next.payload, received_us, subscription, progress, log);
+            continue;
+        }
         let message: Value =
             serde_json::from_str(&text_message).map_err(|e| format!("not JSON ({e}): {text_message}"))?;
         match message["type"].as_str() {
