@@ -482,9 +482,11 @@ impl Report {
             self.subscribe_seconds
         );
         println!(
-            "Updates: {} measured latencies; {} without changedAt; {} received before their changedAt; {} with a \
-             seq not above the previous one.",
+            "Updates: {} measured latencies (p90 {}, p99.9 {}); {} without changedAt; {} received before their \
+             changedAt; {} with a seq not above the previous one.",
             self.latencies_us.len(),
+            ms(self.percentile(0.9)),
+            ms(self.percentile(0.999)),
             self.without_changed_at,
             self.negative,
             self.seq_not_increasing
