@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_graphql::dynamic::Schema;
+use coves_plugin_api::live::{LiveHub, LiveSettings};
 use coves_plugin_api::{AppContext, BackgroundTask, DbPool, IdentityResolver, InstanceInfo, Plugin, TaskContext};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
@@ -14,7 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::ServiceAuth;
 use crate::config::{Config, Role};
 use crate::db::embedded::EmbeddedPostgres;
-use crate::graphql::{GraphqlLimits, build_schema};
+use crate::graphql::{GraphqlLimits, SocketSettings, build_schema};
 use crate::ingest::{IngestConfig, IngestStatus, Ingestor};
 use crate::jetstream::client::ClientConfig;
 use crate::xrpc::XrpcRouter;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub schema: Schema,
     /// Its limits (to explain limit errors).
     pub graphql_limits: GraphqlLimits,
+    /// Limits of GraphQL websockets.
+    pub socket: SocketSettings,
     /// Every XRPC method.
     pub xrpc: XrpcRouter,
     /// Renders `/metrics`.
@@ -42,7 +45,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state for `plugins` over `pool`.
+    /// Builds the state for `plugins` over `pool`, with default live settings (see
+    /// [`AppState::with_live`]).
     pub fn new(
         pool: DbPool,
         plugins: &[&'static dyn Plugin],
@@ -50,8 +54,30 @@ impl AppState {
         identity: Arc<dyn IdentityResolver>,
         graphql_limits: GraphqlLimits,
     ) -> anyhow::Result<Self> {
+        Self::with_live(
+            pool,
+            plugins,
+            instance,
+            identity,
+            graphql_limits,
+            LiveSettings::default(),
+            SocketSettings::default(),
+        )
+    }
+
+    /// Builds the state with chosen live-value and websocket limits.
+    pub fn with_live(
+        pool: DbPool,
+        plugins: &[&'static dyn Plugin],
+        instance: InstanceInfo,
+        identity: Arc<dyn IdentityResolver>,
+        graphql_limits: GraphqlLimits,
+        live: LiveSettings,
+        socket: SocketSettings,
+    ) -> anyhow::Result<Self> {
         let auth = ServiceAuth::new(identity.clone(), instance.did.clone());
-        let app = AppContext { pool, instance: Arc::new(instance), identity };
+        let live = LiveHub::new(pool.clone(), live);
+        let app = AppContext { pool, instance: Arc::new(instance), identity, live };
         let schema = build_schema(plugins, Some(app.clone()), graphql_limits)?;
         let xrpc = XrpcRouter::new(plugins)?;
         Ok(Self {
@@ -59,6 +85,7 @@ impl AppState {
             auth,
             schema,
             graphql_limits,
+            socket,
             xrpc,
             metrics: telemetry::metrics_handle(),
             ingest: None,
@@ -158,8 +185,19 @@ async fn serve_with(config: &Config, plugins: &[&'static dyn Plugin], database_u
         GraphqlLimits { max_depth: config.http.graphql_max_depth, max_complexity: config.http.graphql_max_complexity };
     let mut tasks: Vec<BackgroundTask> = plugins.iter().flat_map(|p| p.tasks()).collect();
     tasks.push(identity.purge_task());
-    let mut state = AppState::new(pool.clone(), plugins, instance, identity, limits)?;
+    let mut state = AppState::with_live(
+        pool.clone(),
+        plugins,
+        instance,
+        identity,
+        limits,
+        config.live.hub(),
+        config.live.socket(),
+    )?;
     state.serve_api = config.ingest.role != Role::Ingest;
+    if state.serve_api {
+        tasks.push(live_task(database_url));
+    }
     if config.ingest.role != Role::Api {
         let status = Arc::new(IngestStatus::default());
         state.ingest = Some((status.clone(), config.ingest.ready_max_lag));
@@ -176,6 +214,12 @@ async fn serve_with(config: &Config, plugins: &[&'static dyn Plugin], database_u
     pool.close();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Live values: the listener of the ingest's announcements and the hub's flusher.
+pub fn live_task(database_url: &str) -> BackgroundTask {
+    let database_url = database_url.to_owned();
+    BackgroundTask::new("live values", move |ctx| crate::live::run(ctx, database_url))
 }
 
 fn ingest_tasks(

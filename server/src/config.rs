@@ -26,7 +26,60 @@ pub struct Config {
     #[command(flatten)]
     pub instance: InstanceConfig,
     #[command(flatten)]
+    pub live: LiveConfig,
+    #[command(flatten)]
     pub log: LogConfig,
+}
+
+/// Live values over GraphQL websockets.
+#[derive(Args, Clone, Debug)]
+pub struct LiveConfig {
+    /// How long changes are gathered before live values are reloaded and sent.
+    #[arg(long = "live-coalesce-window", env = "LIVE_COALESCE_WINDOW", default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub coalesce_window: Duration,
+    /// Most open live subscriptions in this process.
+    #[arg(long = "live-max-subscriptions", env = "LIVE_MAX_SUBSCRIPTIONS", default_value_t = 100_000)]
+    pub max_subscriptions: usize,
+    /// Most open live subscriptions on one websocket.
+    #[arg(
+        long = "live-max-subscriptions-per-connection",
+        env = "LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 100
+    )]
+    pub max_subscriptions_per_connection: usize,
+    /// Updates a subscriber may fall behind before it is dropped (`SlowConsumer`).
+    #[arg(long = "live-queue", env = "LIVE_QUEUE", default_value_t = 16)]
+    pub queue: usize,
+    /// A websocket must complete `connection_init` within this long.
+    #[arg(long = "ws-init-timeout", env = "WS_INIT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub init_timeout: Duration,
+    /// Websocket ping interval; a connection silent for two intervals is closed.
+    #[arg(long = "ws-keepalive", env = "WS_KEEPALIVE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub keepalive: Duration,
+    /// A websocket whose client does not take a message within this long is closed.
+    #[arg(long = "ws-send-timeout", env = "WS_SEND_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub send_timeout: Duration,
+}
+
+impl LiveConfig {
+    /// The hub's settings.
+    pub fn hub(&self) -> coves_plugin_api::live::LiveSettings {
+        coves_plugin_api::live::LiveSettings {
+            coalesce_window: self.coalesce_window,
+            max_subscriptions: self.max_subscriptions,
+            max_subscriptions_per_connection: self.max_subscriptions_per_connection,
+            queue: self.queue,
+        }
+    }
+
+    /// The websocket settings.
+    pub fn socket(&self) -> crate::graphql::SocketSettings {
+        crate::graphql::SocketSettings {
+            init_timeout: self.init_timeout,
+            keepalive: self.keepalive,
+            send_timeout: self.send_timeout,
+        }
+    }
 }
 
 /// Where the data lives.
@@ -178,6 +231,15 @@ impl Config {
         }
         if self.ingest.batch_size == 0 {
             problems.push("INGEST_BATCH_SIZE (--batch-size) must be at least 1".to_owned());
+        }
+        if self.live.queue == 0 {
+            problems.push(
+                "LIVE_QUEUE (--live-queue) must be at least 1: it is how many updates a subscriber may fall behind"
+                    .to_owned(),
+            );
+        }
+        if self.live.keepalive.is_zero() || self.live.init_timeout.is_zero() || self.live.send_timeout.is_zero() {
+            problems.push("WS_KEEPALIVE, WS_INIT_TIMEOUT and WS_SEND_TIMEOUT must be longer than 0s".to_owned());
         }
         if self.jetstream.max_message_bytes < 1024 {
             problems

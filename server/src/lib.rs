@@ -14,6 +14,7 @@ pub mod http;
 pub mod identity;
 pub mod ingest;
 pub mod jetstream;
+pub mod live;
 pub mod plugins;
 pub mod replay;
 pub mod shutdown;

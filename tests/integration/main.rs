@@ -11,6 +11,7 @@ mod http;
 mod identity;
 mod ingest;
 mod ingest_order;
+mod live;
 mod migrations;
 mod post;
 mod post_reads;

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use coves_appview::app::{AppState, RunningServer};
 use coves_appview::db::QueryCounter;
-use coves_appview::graphql::GraphqlLimits;
+use coves_appview::graphql::{GraphqlLimits, SocketSettings};
 use coves_appview::identity::Resolver;
 use coves_appview::ingest::{BatchOutcome, Event, Ingestor};
+use coves_plugin_api::live::LiveSettings;
 use coves_plugin_api::{AppContext, DbPool, InstanceInfo, Plugin};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -38,6 +39,13 @@ pub struct TestApp {
     server: Option<RunningServer>,
 }
 
+/// Live-value and websocket limits of a test server.
+#[derive(Default)]
+struct Live {
+    settings: LiveSettings,
+    socket: SocketSettings,
+}
+
 /// An HTTP answer with its JSON body.
 #[derive(Debug)]
 pub struct JsonResponse {
@@ -57,19 +65,24 @@ impl TestApp {
 
     /// A server with a chosen plugin set and GraphQL limits.
     pub async fn with_plugins(plugins: Vec<&'static dyn Plugin>, limits: GraphqlLimits) -> Self {
-        Self::with_options(plugins, limits, |_| {}, true).await
+        Self::with_options(plugins, limits, |_| {}, true, Live::default()).await
+    }
+
+    /// A server with chosen live-value and websocket limits.
+    pub async fn with_live(settings: LiveSettings, socket: SocketSettings) -> Self {
+        Self::with_options(linked_plugins(), GraphqlLimits::default(), |_| {}, true, Live { settings, socket }).await
     }
 
     /// A server with every linked plugin but no background tasks, so [`TestApp::queries`]
     /// counts only what requests (and test ingests) cost.
     pub async fn without_background_tasks() -> Self {
-        Self::with_options(linked_plugins(), GraphqlLimits::default(), |_| {}, false).await
+        Self::with_options(linked_plugins(), GraphqlLimits::default(), |_| {}, false, Live::default()).await
     }
 
     /// A server with every linked plugin and instance settings changed by `configure`
     /// (e.g. `skip_did_web_verification`).
     pub async fn with_instance(configure: impl FnOnce(&mut InstanceInfo)) -> Self {
-        Self::with_options(linked_plugins(), GraphqlLimits::default(), configure, true).await
+        Self::with_options(linked_plugins(), GraphqlLimits::default(), configure, true, Live::default()).await
     }
 
     async fn with_options(
@@ -77,6 +90,7 @@ impl TestApp {
         limits: GraphqlLimits,
         configure: impl FnOnce(&mut InstanceInfo),
         background_tasks: bool,
+        live: Live,
     ) -> Self {
         let plugins = coves_appview::plugins::order(plugins).expect("valid plugin set");
         let db = TestDb::new().await;
@@ -91,10 +105,17 @@ impl TestApp {
         configure(&mut instance);
         let network = FakeNetwork::start().await;
         let identity = Resolver::new(network.identity_config(), pool.clone()).expect("identity resolver");
-        let state = AppState::new(pool.clone(), &plugins, instance, identity.clone(), limits).expect("app state");
+        let state =
+            AppState::with_live(pool.clone(), &plugins, instance, identity.clone(), limits, live.settings, live.socket)
+                .expect("app state");
         let app = state.app.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-        let tasks = if background_tasks { plugins.iter().flat_map(|p| p.tasks()).collect() } else { Vec::new() };
+        // Background tasks include the live-values listener, as in an API process.
+        let tasks = if background_tasks {
+            plugins.iter().flat_map(|p| p.tasks()).chain([coves_appview::app::live_task(db.url())]).collect()
+        } else {
+            Vec::new()
+        };
         let server = RunningServer::start(listener, state, tasks, CancellationToken::new()).expect("server starts");
         Self {
             base: format!("http://{}", server.addr),

@@ -7,6 +7,7 @@ use diesel_async::pooled_connection::deadpool;
 
 use crate::error::ApiError;
 use crate::identity::IdentityResolver;
+use crate::live::LiveHub;
 use crate::syntax::Did;
 
 /// The PostgreSQL connection pool (diesel-async over tokio-postgres, deadpool).
@@ -26,6 +27,8 @@ pub struct AppContext {
     pub instance: Arc<InstanceInfo>,
     /// DID and handle resolution (cached; makes network calls on a miss).
     pub identity: Arc<dyn IdentityResolver>,
+    /// The live values behind GraphQL subscriptions.
+    pub live: LiveHub,
 }
 
 /// Public facts about this AppView instance.

@@ -93,6 +93,7 @@ struct PageInfo {
 /// Registers the shared types (the server core calls this once).
 pub fn register_shared_types(registrar: &mut Registrar) -> Result<(), RegistrarError> {
     registrar.add_type(Scalar::new(JSON).description("Any JSON value, passed through verbatim."))?;
+    crate::live::graphql::register_seq(registrar)?;
     registrar.add_type(Object::new(PAGE_INFO).description("Where a page of a connection ends."))?;
     registrar.add_type(Enum::new(SORT).description("How posts and comments are ranked.").items([
         EnumItem::new("HOT").description("Score decaying with age (posts: (score+1)/(ageHours+2)^1.5)."),

@@ -15,6 +15,7 @@ pub mod graphql_types;
 pub mod identifiers;
 pub mod identity;
 pub mod images;
+pub mod live;
 pub mod loader;
 pub mod plugin;
 pub mod ranking;

@@ -14,6 +14,7 @@ use coves_plugin_api::syntax::Handle;
 use coves_plugin_api::{CommitEvent, CommitOp, IngestTx};
 use serde_json::Value;
 
+use crate::POST_COLLECTION;
 use crate::record::{Post, parse_post};
 
 /// A create or update to write.
@@ -71,9 +72,15 @@ pub async fn apply_posts(tx: &mut IngestTx<'_>, batch: &[CommitEvent]) -> anyhow
     }
     if !deletes.is_empty() {
         tombstone(tx, &deletes).await?;
+        // Live subscribers of a deleted post learn it is gone.
+        for event in &deletes {
+            tx.subject_changed(format!("at://{}/{POST_COLLECTION}/{}", event.did, event.rkey));
+        }
     }
     if !touched.is_empty() {
-        recount(tx, &touched).await?;
+        for community in recount(tx, &touched).await? {
+            tx.subject_changed(community);
+        }
     }
     Ok(())
 }
@@ -255,17 +262,25 @@ async fn tombstone(tx: &mut IngestTx<'_>, deletes: &[&CommitEvent]) -> anyhow::R
     Ok(())
 }
 
-/// Sets the touched communities' `post_count` to their number of live posts. A recount
-/// (rather than a delta) is exact under replays and reordering by construction; a
-/// community indexed later counts its stored posts through the migration's trigger.
-async fn recount(tx: &mut IngestTx<'_>, communities: &[&str]) -> anyhow::Result<()> {
-    sql_query(
-        "/* post::apply recount */ UPDATE communities c \
-         SET post_count = (SELECT count(*) FROM posts p WHERE p.community_did = c.did AND NOT p.deleted) \
-         WHERE c.did = ANY($1::text[])",
+/// Sets the touched communities' `post_count` to their number of live posts and returns
+/// those whose count changed. A recount (rather than a delta) is exact under replays and
+/// reordering by construction; a community indexed later counts its stored posts through
+/// the migration's trigger.
+async fn recount(tx: &mut IngestTx<'_>, communities: &[&str]) -> anyhow::Result<Vec<String>> {
+    #[derive(coves_plugin_api::diesel::QueryableByName)]
+    struct Changed {
+        #[diesel(sql_type = Text)]
+        did: String,
+    }
+    let changed: Vec<Changed> = sql_query(
+        "/* post::apply recount */ WITH counted AS (SELECT c.did, \
+           (SELECT count(*) FROM posts p WHERE p.community_did = c.did AND NOT p.deleted) AS n \
+           FROM communities c WHERE c.did = ANY($1::text[])) \
+         UPDATE communities c SET post_count = counted.n FROM counted \
+         WHERE c.did = counted.did AND c.post_count <> counted.n RETURNING c.did",
     )
     .bind::<Array<Text>, _>(communities)
-    .execute(tx.conn)
+    .load(tx.conn)
     .await?;
-    Ok(())
+    Ok(changed.into_iter().map(|c| c.did).collect())
 }

@@ -95,6 +95,27 @@ pub async fn find_posts(conn: &mut AsyncPgConnection, uris: &[&str]) -> QueryRes
         .await
 }
 
+#[derive(QueryableByName)]
+struct Uri {
+    #[diesel(sql_type = Text)]
+    uri: String,
+}
+
+/// Which of `uris` are readable posts (for checks that need no row).
+pub async fn readable_post_uris(conn: &mut AsyncPgConnection, uris: &[&str]) -> QueryResult<Vec<String>> {
+    if uris.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Uri> = sql_query(format!(
+        "/* post::readable_post_uris */ SELECT p.uri FROM posts p WHERE p.uri = ANY($1) AND {}",
+        readable()
+    ))
+    .bind::<Array<Text>, _>(uris)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.uri).collect())
+}
+
 /// The post at the root of a thread, which may be deleted (COVES_API §4.8).
 #[derive(Clone, Debug, QueryableByName)]
 pub struct ThreadRoot {

@@ -2,8 +2,9 @@
 //! path, speaking both `graphql-transport-ws` and the legacy `graphql-ws` protocol.
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::http::WebSocketProtocols;
 use async_graphql::{Data, ErrorExtensionValues, Response, ServerError, Value};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
@@ -21,12 +22,13 @@ pub async fn graphql_get(State(state): State<AppState>, request: Request) -> Htt
         return graphql_http(state, request).await;
     }
     let (mut parts, _body) = request.into_parts();
-    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
-        Ok(protocol) => protocol,
-        Err(status) => {
-            return (status, "the websocket must offer the graphql-transport-ws or graphql-ws subprotocol")
-                .into_response();
-        }
+    let offered = parts.headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some(protocol) = offered.split(',').find_map(|p| p.trim().parse::<WebSocketProtocols>().ok()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "the websocket must offer the graphql-transport-ws or graphql-ws subprotocol",
+        )
+            .into_response();
     };
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
@@ -34,21 +36,20 @@ pub async fn graphql_get(State(state): State<AppState>, request: Request) -> Htt
     };
     let schema = state.schema.clone();
     let auth = state.auth.clone();
+    let settings = state.socket;
     let header = parts.headers.get(header::AUTHORIZATION).cloned();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let viewer = websocket_viewer(&auth, &payload, header.as_ref()).await;
-                    if let Some(reason) = viewer.token_error {
-                        return Err(async_graphql::Error::new(close_reason(&reason)));
-                    }
-                    let mut data = Data::default();
-                    data.insert(viewer);
-                    Ok(data)
-                })
-                .serve()
+            super::socket::serve(socket, schema, protocol, settings, move |payload| async move {
+                let viewer = websocket_viewer(&auth, &payload, header.as_ref()).await;
+                if let Some(reason) = viewer.token_error {
+                    return Err(async_graphql::Error::new(close_reason(&reason)));
+                }
+                let mut data = Data::default();
+                data.insert(viewer);
+                Ok(data)
+            })
         })
         .into_response()
 }

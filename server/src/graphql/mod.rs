@@ -2,5 +2,7 @@
 
 pub mod http;
 pub mod schema;
+pub mod socket;
 
 pub use schema::{GraphqlLimits, build_schema};
+pub use socket::SocketSettings;

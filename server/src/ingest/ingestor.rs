@@ -116,6 +116,8 @@ impl Ingestor {
             save_cursor(tx.conn, stream, cursor).await?;
             outcome.skipped = tx.skipped().to_vec();
             outcome.changed_subjects = tx.changed_subjects().iter().cloned().collect();
+            // Last, so the commit time it stamps is as close to the commit as can be.
+            crate::live::announce(tx.conn, &outcome.changed_subjects).await?;
             Ok(outcome)
         })
         .await

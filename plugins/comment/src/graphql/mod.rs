@@ -3,6 +3,7 @@
 
 mod comment;
 mod counts;
+mod live;
 mod threads;
 
 use coves_plugin_api::{Registrar, RegistrarError};
@@ -12,5 +13,6 @@ pub use comment::COMMENT;
 pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
     comment::register(registrar)?;
     counts::register(registrar)?;
+    live::register(registrar)?;
     threads::register(registrar)
 }
