@@ -17,9 +17,10 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 
-/// The subscription each client holds, as a client would write it.
-pub const QUERY: &str = "subscription($uri: String!) { postStats(uri: $uri) { uri seq changedAt score upvotes \
-                         downvotes commentCount totalCommentCount } }";
+/// The subscription each client holds, as a client would write it (`PostStats` has no
+/// `uri` field: a client knows what it subscribed to by the subscription's id).
+pub const QUERY: &str = "subscription($uri: String!) { postStats(uri: $uri) { seq changedAt score upvotes downvotes \
+                         commentCount totalCommentCount } }";
 
 /// Websocket handshakes in flight at once while connecting.
 const HANDSHAKES: usize = 64;
