@@ -40,6 +40,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use crate::cursor::{self, Listed, Page};
+use crate::error::ApiError;
 use crate::event::{CommitEvent, CommitOp};
 use crate::identifiers::{CommunityId, parse_community_id};
 use crate::plugin::IngestTx;
@@ -395,6 +397,120 @@ fn id_text(id: &CommunityId) -> String {
 
 fn event_time(event: &CommitEvent) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(event.time_us).unwrap_or_else(Utc::now)
+}
+
+/// A relation row as the owning plugin reads it (its struct, `QueryableByName` over
+/// [`RelationRow::COLUMNS`] of the relation table).
+pub trait RelationRow: QueryableByName<diesel::pg::Pg> + Send + 'static {
+    /// The columns it reads.
+    const COLUMNS: &'static str;
+    /// The community.
+    fn community_did(&self) -> &str;
+    /// The newest record's createdAt.
+    fn created_at(&self) -> DateTime<Utc>;
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Reads, shared by the plugins' services (GraphQL, XRPC and the feeds).
+impl Relation {
+    /// `actor`'s rows among `community_dids`, by community DID (one primary-key probe
+    /// each).
+    pub async fn rows_for<T: RelationRow>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        actor: &str,
+        community_dids: &[&str],
+    ) -> QueryResult<HashMap<String, T>> {
+        if community_dids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<T> = diesel::sql_query(format!(
+            "/* {name}::rows_for */ SELECT {columns} FROM {table} WHERE actor_did = $1 AND community_did = ANY($2)",
+            name = self.name,
+            columns = T::COLUMNS,
+            table = self.relation_table,
+        ))
+        .bind::<Text, _>(actor)
+        .bind::<Array<Text>, _>(community_dids)
+        .load(conn)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.community_did().to_owned(), r)).collect())
+    }
+
+    /// Every row of `actor`, newest first (whether or not the community is indexed yet).
+    pub async fn all_of<T: RelationRow>(&self, conn: &mut AsyncPgConnection, actor: &str) -> QueryResult<Vec<T>> {
+        diesel::sql_query(format!(
+            "/* {name}::all_of */ SELECT {columns} FROM {table} WHERE actor_did = $1 \
+             ORDER BY created_at DESC, community_did DESC",
+            name = self.name,
+            columns = T::COLUMNS,
+            table = self.relation_table,
+        ))
+        .bind::<Text, _>(actor)
+        .load(conn)
+        .await
+    }
+
+    /// A page of `actor`'s rows, newest first (keyset on (createdAt, community DID)),
+    /// after `after` (a cursor of this list; another one is 400 `InvalidCursor`).
+    pub async fn page_of<T: RelationRow>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        actor: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Page<T>, ApiError> {
+        let scope = self.relation_table;
+        let after: Option<(i64, String)> = after.map(|raw| cursor::decode(raw, scope)).transpose()?;
+        let after_time = after
+            .as_ref()
+            .map(|(micros, _)| {
+                DateTime::from_timestamp_micros(*micros)
+                    .ok_or_else(|| ApiError::invalid_cursor("cursor is not one this server issued"))
+            })
+            .transpose()?;
+        let rows: Vec<T> = diesel::sql_query(format!(
+            "/* {name}::page_of */ SELECT {columns} FROM {table} \
+             WHERE actor_did = $1 AND ($2::timestamptz IS NULL OR (created_at, community_did) < ($2, $3)) \
+             ORDER BY created_at DESC, community_did DESC LIMIT $4",
+            name = self.name,
+            columns = T::COLUMNS,
+            table = self.relation_table,
+        ))
+        .bind::<Text, _>(actor)
+        .bind::<Nullable<Timestamptz>, _>(after_time)
+        .bind::<Nullable<Text>, _>(after.map(|(_, did)| did))
+        .bind::<diesel::sql_types::BigInt, _>(limit + 1)
+        .load(conn)
+        .await?;
+        let (rows, has_more) = cursor::split_page(rows, usize::try_from(limit).unwrap_or(0));
+        let items = rows
+            .into_iter()
+            .map(|r| Listed {
+                cursor: cursor::encode(scope, &(r.created_at().timestamp_micros(), r.community_did())),
+                item: r,
+            })
+            .collect();
+        Ok(Page { items, has_more })
+    }
+
+    /// How many rows `actor` has.
+    pub async fn count_of(&self, conn: &mut AsyncPgConnection, actor: &str) -> QueryResult<i64> {
+        let count: Count = diesel::sql_query(format!(
+            "/* {name}::count_of */ SELECT count(*) AS n FROM {table} WHERE actor_did = $1",
+            name = self.name,
+            table = self.relation_table,
+        ))
+        .bind::<Text, _>(actor)
+        .get_result(conn)
+        .await?;
+        Ok(count.n)
+    }
 }
 
 #[cfg(test)]
