@@ -1,6 +1,7 @@
 //! Query parameters shared by the list methods.
 
-use coves_plugin_api::{ApiError, QueryParams};
+use coves_plugin_api::{ApiError, AppContext, QueryParams};
+use serde_json::{Map, Value};
 
 use crate::service::{DEFAULT_LIMIT, MAX_LIMIT, Visibility, clamp_limit};
 
@@ -29,6 +30,26 @@ pub fn visibility(params: &QueryParams) -> Result<Option<Visibility>, ApiError> 
 /// `cursor`, when present and not blank.
 pub fn cursor(params: &QueryParams) -> Option<&str> {
     params.get("cursor").map(str::trim).filter(|c| !c.is_empty())
+}
+
+/// The community a write procedure's JSON body names in `community` (a DID, handle or
+/// `!name@instance`), resolved to its DID; `None` when absent. 400 `InvalidRequest` for a
+/// malformed identifier, 404 `CommunityNotFound` for one naming no readable community.
+pub async fn body_community(app: &AppContext, body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+    let raw = match body.get("community") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(raw)) => raw,
+        Some(other) => {
+            return Err(ApiError::invalid_request(format!(
+                "community must be a string (a DID, handle or !name@instance), got {other}"
+            )));
+        }
+    };
+    let mut conn = app.conn().await?;
+    match crate::resolve_community_param(&mut conn, raw, &app.instance).await? {
+        Some(did) => Ok(Some(did)),
+        None => Err(ApiError::not_found("CommunityNotFound", format!("community {raw:?} not found"))),
+    }
 }
 
 #[cfg(test)]

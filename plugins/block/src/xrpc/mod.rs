@@ -6,8 +6,7 @@ mod unblock_community;
 
 use coves_plugin_api::write_directly::{self, body_object};
 use coves_plugin_api::{ApiError, XrpcMethod, XrpcRequest};
-use coves_plugin_community::resolve_community_param;
-use serde_json::Value;
+use coves_plugin_community::params::body_community;
 
 use crate::service::{Block, viewer_blocks};
 
@@ -22,25 +21,9 @@ pub fn methods() -> Vec<XrpcMethod> {
 }
 
 /// The DID of the community the body's `community` names (`None` when absent or the body
-/// is not a JSON object: the answer is then a template). 400 `InvalidRequest` for a
-/// malformed identifier, 404 `CommunityNotFound` for a well-formed one naming no readable
-/// community.
+/// is not a JSON object: the answer is then a template).
 async fn requested_community(req: &XrpcRequest) -> Result<Option<String>, ApiError> {
-    let body = body_object(&req.body).unwrap_or_default();
-    let raw = match body.get("community") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(raw)) => raw.clone(),
-        Some(other) => {
-            return Err(ApiError::invalid_request(format!(
-                "community must be a string (a DID, handle or !name@instance), got {other}"
-            )));
-        }
-    };
-    let mut conn = req.app.conn().await?;
-    match resolve_community_param(&mut conn, &raw, &req.app.instance).await? {
-        Some(did) => Ok(Some(did)),
-        None => Err(ApiError::not_found("CommunityNotFound", format!("community {raw:?} not found"))),
-    }
+    body_community(&req.app, &body_object(&req.body).unwrap_or_default()).await
 }
 
 /// The viewer's indexed block of `community`, best effort: the answer is the same error

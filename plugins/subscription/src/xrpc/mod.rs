@@ -7,7 +7,7 @@ mod unsubscribe;
 
 use coves_plugin_api::write_directly::{self, body_object};
 use coves_plugin_api::{ApiError, XrpcMethod, XrpcRequest};
-use coves_plugin_community::resolve_community_param;
+use coves_plugin_community::params::body_community;
 use serde_json::{Map, Value};
 
 use crate::service::{Subscription, viewer_subscriptions};
@@ -24,24 +24,10 @@ pub fn methods() -> Vec<XrpcMethod> {
 
 /// The body as a JSON object (empty when missing or not an object: the answer is then a
 /// template) and the DID of the community its `community` names (`None` when absent).
-/// 400 `InvalidRequest` for a malformed identifier, 404 `CommunityNotFound` for a
-/// well-formed one naming no readable community.
 async fn requested_community(req: &XrpcRequest) -> Result<(Map<String, Value>, Option<String>), ApiError> {
     let body = body_object(&req.body).unwrap_or_default();
-    let raw = match body.get("community") {
-        None | Some(Value::Null) => return Ok((body, None)),
-        Some(Value::String(raw)) => raw.clone(),
-        Some(other) => {
-            return Err(ApiError::invalid_request(format!(
-                "community must be a string (a DID, handle or !name@instance), got {other}"
-            )));
-        }
-    };
-    let mut conn = req.app.conn().await?;
-    match resolve_community_param(&mut conn, &raw, &req.app.instance).await? {
-        Some(did) => Ok((body, Some(did))),
-        None => Err(ApiError::not_found("CommunityNotFound", format!("community {raw:?} not found"))),
-    }
+    let community = body_community(&req.app, &body).await?;
+    Ok((body, community))
 }
 
 /// The viewer's indexed subscription to `community`, best effort: the answer is the same
