@@ -179,12 +179,14 @@ async fn serve_with(config: &Config, plugins: &[&'static dyn Plugin], database_u
         domains: config.instance_domains(),
         skip_did_web_verification: config.instance.skip_did_web_verification,
         image_proxy_url: config.instance.image_proxy_url.as_ref().map(|u| u.trim().trim_end_matches('/').to_owned()),
+        unfurl: config.unfurl.settings()?,
     };
     let identity = crate::identity::Resolver::new(config.identity_config()?, pool.clone())?;
     let limits =
         GraphqlLimits { max_depth: config.http.graphql_max_depth, max_complexity: config.http.graphql_max_complexity };
     let mut tasks: Vec<BackgroundTask> = plugins.iter().flat_map(|p| p.tasks()).collect();
     tasks.push(identity.purge_task());
+    let ingest_instance = instance.clone();
     let mut state = AppState::with_live(
         pool.clone(),
         plugins,
@@ -201,7 +203,7 @@ async fn serve_with(config: &Config, plugins: &[&'static dyn Plugin], database_u
     if config.ingest.role != Role::Api {
         let status = Arc::new(IngestStatus::default());
         state.ingest = Some((status.clone(), config.ingest.ready_max_lag));
-        tasks.extend(ingest_tasks(config, plugins, pool.clone(), status)?);
+        tasks.extend(ingest_tasks(config, plugins, &ingest_instance, pool.clone(), status)?);
     }
     let listener = TcpListener::bind(config.http.listen_addr)
         .await
@@ -225,10 +227,11 @@ pub fn live_task(database_url: &str) -> BackgroundTask {
 fn ingest_tasks(
     config: &Config,
     plugins: &[&'static dyn Plugin],
+    instance: &InstanceInfo,
     pool: DbPool,
     status: Arc<IngestStatus>,
 ) -> anyhow::Result<Vec<BackgroundTask>> {
-    let ingestor = Arc::new(Ingestor::new(plugins.to_vec())?);
+    let ingestor = Arc::new(Ingestor::with_instance(plugins.to_vec(), instance)?);
     let client = ClientConfig {
         urls: config.jetstream_urls(),
         collections: ingestor.collections(),

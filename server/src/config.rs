@@ -28,7 +28,132 @@ pub struct Config {
     #[command(flatten)]
     pub live: LiveConfig,
     #[command(flatten)]
+    pub unfurl: UnfurlConfig,
+    #[command(flatten)]
     pub log: LogConfig,
+}
+
+/// The oEmbed providers known by default: YouTube, Streamable and Reddit.
+pub const DEFAULT_OEMBED_PROVIDERS: &str = "https://www.youtube.com/watch*|https://www.youtube.com/oembed,\
+https://youtube.com/watch*|https://www.youtube.com/oembed,https://m.youtube.com/watch*|https://www.youtube.com/oembed,\
+https://www.youtube.com/shorts/*|https://www.youtube.com/oembed,https://youtu.be/*|https://www.youtube.com/oembed,\
+https://streamable.com/*|https://api.streamable.com/oembed,https://www.reddit.com/r/*|https://www.reddit.com/oembed,\
+https://reddit.com/r/*|https://www.reddit.com/oembed,https://old.reddit.com/r/*|https://www.reddit.com/oembed";
+
+/// Link previews of posts (the `unfurl` plugin).
+#[derive(Args, Clone, Debug)]
+pub struct UnfurlConfig {
+    /// Queue indexed posts' links for a preview (false: nothing is queued or fetched;
+    /// cached previews are still served).
+    #[arg(long = "unfurl-enabled", env = "UNFURL_ENABLED", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub enabled: bool,
+    /// Previews fetched at once by this process (0: this process fetches none and leaves
+    /// the queue to others).
+    #[arg(long = "unfurl-fetch-concurrency", env = "UNFURL_FETCH_CONCURRENCY", default_value_t = 4)]
+    pub fetch_concurrency: usize,
+    /// How long a fetched preview is fresh (not fetched again).
+    #[arg(long = "unfurl-cache-ttl", env = "UNFURL_CACHE_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub cache_ttl: Duration,
+    /// How long a failed fetch is remembered before the link may be tried again.
+    #[arg(long = "unfurl-negative-ttl", env = "UNFURL_NEGATIVE_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub negative_ttl: Duration,
+    /// Delete expired previews periodically in this process.
+    #[arg(long = "unfurl-cache-cleanup-enabled", env = "UNFURL_CACHE_CLEANUP_ENABLED", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub cleanup_enabled: bool,
+    /// Time between two cleanups of expired previews.
+    #[arg(long = "unfurl-cache-cleanup-interval", env = "UNFURL_CACHE_CLEANUP_INTERVAL", default_value = "168h", value_parser = humantime::parse_duration)]
+    pub cleanup_interval: Duration,
+    /// Hosts fetched even when they resolve to private or loopback addresses (comma
+    /// separated names or IPs, e.g. `127.0.0.1,localhost` for local tests). Empty in production.
+    #[arg(long = "unfurl-allow-hosts", env = "UNFURL_ALLOW_HOSTS", value_delimiter = ',')]
+    pub allow_hosts: Vec<String>,
+    /// oEmbed providers, comma separated `pattern|endpoint` pairs (`*` in a pattern matches anything).
+    #[arg(long = "unfurl-oembed-providers", env = "UNFURL_OEMBED_PROVIDERS", value_delimiter = ',', default_value = DEFAULT_OEMBED_PROVIDERS)]
+    pub oembed_providers: Vec<String>,
+    /// Time allowed to connect to a linked site.
+    #[arg(long = "unfurl-connect-timeout", env = "UNFURL_CONNECT_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole preview fetch (redirects and body included).
+    #[arg(long = "unfurl-timeout", env = "UNFURL_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Largest page read for a preview, in bytes.
+    #[arg(long = "unfurl-max-bytes", env = "UNFURL_MAX_BYTES", default_value_t = 1024 * 1024)]
+    pub max_bytes: usize,
+    /// Requests per second to one host.
+    #[arg(long = "unfurl-host-rate", env = "UNFURL_HOST_RATE", default_value_t = 2)]
+    pub host_rate: u32,
+}
+
+impl UnfurlConfig {
+    /// Every problem with these settings.
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (name, value) in [
+            ("UNFURL_CACHE_TTL (--unfurl-cache-ttl)", self.cache_ttl),
+            ("UNFURL_NEGATIVE_TTL (--unfurl-negative-ttl)", self.negative_ttl),
+            ("UNFURL_CACHE_CLEANUP_INTERVAL (--unfurl-cache-cleanup-interval)", self.cleanup_interval),
+            ("UNFURL_CONNECT_TIMEOUT (--unfurl-connect-timeout)", self.connect_timeout),
+            ("UNFURL_TIMEOUT (--unfurl-timeout)", self.timeout),
+        ] {
+            if value.is_zero() {
+                problems.push(format!("{name} must be longer than 0s (e.g. 1h)"));
+            }
+        }
+        if self.max_bytes < 1024 {
+            problems.push("UNFURL_MAX_BYTES (--unfurl-max-bytes) must be at least 1024 (default 1048576)".to_owned());
+        }
+        if self.host_rate == 0 {
+            problems.push("UNFURL_HOST_RATE (--unfurl-host-rate) must be at least 1 request per second".to_owned());
+        }
+        for raw in &self.oembed_providers {
+            if let Err(problem) = oembed_provider(raw) {
+                problems.push(problem);
+            }
+        }
+        problems
+    }
+
+    /// The plugin's settings (fails with the problems [`Config::validate`] reports too).
+    pub fn settings(&self) -> Result<coves_plugin_api::UnfurlSettings, ConfigError> {
+        let problems = self.problems();
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        Ok(coves_plugin_api::UnfurlSettings {
+            enabled: self.enabled,
+            fetch_concurrency: self.fetch_concurrency,
+            cache_ttl: self.cache_ttl,
+            negative_ttl: self.negative_ttl,
+            cleanup_enabled: self.cleanup_enabled,
+            cleanup_interval: self.cleanup_interval,
+            allow_hosts: self
+                .allow_hosts
+                .iter()
+                .map(|h| h.trim().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+            oembed_providers: self.oembed_providers.iter().filter_map(|raw| oembed_provider(raw).ok()).collect(),
+            connect_timeout: self.connect_timeout,
+            timeout: self.timeout,
+            max_bytes: self.max_bytes,
+            host_rate: self.host_rate,
+        })
+    }
+}
+
+/// One `pattern|endpoint` pair of `UNFURL_OEMBED_PROVIDERS`.
+fn oembed_provider(raw: &str) -> Result<coves_plugin_api::OembedProvider, String> {
+    let problem = || {
+        format!(
+            "UNFURL_OEMBED_PROVIDERS (--unfurl-oembed-providers) entry {raw:?} must be `pattern|endpoint` with http(s) URLs, e.g. https://streamable.com/*|https://api.streamable.com/oembed"
+        )
+    };
+    let (pattern, endpoint) = raw.trim().split_once('|').ok_or_else(problem)?;
+    let (pattern, endpoint) = (pattern.trim(), endpoint.trim());
+    if !(pattern.starts_with("http://") || pattern.starts_with("https://")) || http_url(endpoint).is_none() {
+        return Err(problem());
+    }
+    Ok(coves_plugin_api::OembedProvider { pattern: pattern.to_owned(), endpoint: endpoint.to_owned() })
 }
 
 /// Live values over GraphQL websockets.
@@ -285,6 +410,7 @@ impl Config {
         if let Some(problem) = self.instance.instance_domain.as_deref().and_then(instance_domain_problem) {
             problems.push(problem);
         }
+        problems.extend(self.unfurl.problems());
         if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
     }
 
@@ -371,6 +497,28 @@ mod tests {
         let identity = config.identity_config().expect("valid");
         assert_eq!(identity.handle_resolver_url.map(String::from).as_deref(), Some("http://127.0.0.1:2583/"));
         assert_eq!(identity.plc_url.as_str(), "https://plc.directory/");
+    }
+
+    #[test]
+    fn unfurl_settings_have_their_defaults_and_are_checked() {
+        let settings = config(&[]).unfurl.settings().expect("defaults are valid");
+        assert!(settings.enabled && settings.cleanup_enabled);
+        assert_eq!(settings.cache_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(settings.negative_ttl, Duration::from_secs(3600));
+        assert_eq!(settings.cleanup_interval, Duration::from_secs(168 * 3600));
+        assert_eq!(settings.max_bytes, 1024 * 1024);
+        assert!(settings.allow_hosts.is_empty());
+        assert!(settings.oembed_providers.iter().any(|p| p.endpoint == "https://www.youtube.com/oembed"));
+        assert!(settings.oembed_providers.iter().any(|p| p.endpoint == "https://api.streamable.com/oembed"));
+        assert!(settings.oembed_providers.iter().any(|p| p.endpoint == "https://www.reddit.com/oembed"));
+
+        let config = config(&["--unfurl-allow-hosts", "127.0.0.1, LocalHost", "--unfurl-cache-ttl", "0s"]);
+        let problems = config.validate().expect_err("a zero TTL").problems;
+        assert!(problems.iter().any(|p| p.starts_with("UNFURL_CACHE_TTL")), "{problems:?}");
+        let bad = self::config(&["--unfurl-oembed-providers", "youtube.com"]);
+        assert!(bad.validate().expect_err("no endpoint").problems[0].starts_with("UNFURL_OEMBED_PROVIDERS"));
+        let allowed = self::config(&["--unfurl-allow-hosts", "127.0.0.1, LocalHost"]).unfurl.settings().expect("valid");
+        assert_eq!(allowed.allow_hosts, ["127.0.0.1", "localhost"]);
     }
 
     #[test]

@@ -43,6 +43,68 @@ pub struct InstanceInfo {
     /// Base URL of an image proxy/CDN (`{base}/img/{preset}/plain/{did}/{cid}`); without
     /// it image URLs point at the owner's PDS.
     pub image_proxy_url: Option<String>,
+    /// Link previews (the `unfurl` plugin): what is fetched, how, and how long it is kept.
+    pub unfurl: UnfurlSettings,
+}
+
+/// Settings of the link previews (`UNFURL_*`), read by the `unfurl` plugin.
+#[derive(Clone, Debug)]
+pub struct UnfurlSettings {
+    /// Whether indexed posts' links are queued for a preview at all (`UNFURL_ENABLED`).
+    /// Off: nothing is queued or fetched; previews already cached are still served.
+    pub enabled: bool,
+    /// Previews fetched at once by this process; `0` leaves the queue to other processes.
+    pub fetch_concurrency: usize,
+    /// How long a preview is fresh (not fetched again).
+    pub cache_ttl: std::time::Duration,
+    /// How long a failure (refused, unreachable, no metadata) is remembered.
+    pub negative_ttl: std::time::Duration,
+    /// Whether this process deletes expired cache rows.
+    pub cleanup_enabled: bool,
+    /// Time between two cleanups.
+    pub cleanup_interval: std::time::Duration,
+    /// Hosts (names or IP literals, lowercase) fetched even when they resolve to private
+    /// or loopback addresses: local test servers, an internal proxy. Empty in production.
+    pub allow_hosts: Vec<String>,
+    /// oEmbed providers, tried in order before the page's own metadata.
+    pub oembed_providers: Vec<OembedProvider>,
+    /// Time allowed to open a connection.
+    pub connect_timeout: std::time::Duration,
+    /// Time allowed for a whole fetch, redirects and body included.
+    pub timeout: std::time::Duration,
+    /// Largest response body read; a larger one is a failure.
+    pub max_bytes: usize,
+    /// Requests per second to one host (a token bucket with a burst of the same size).
+    pub host_rate: u32,
+}
+
+/// An oEmbed provider: URLs matching `pattern` are described by `endpoint`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OembedProvider {
+    /// A URL glob in oEmbed's scheme syntax: `*` matches any run of characters
+    /// (`https://*.youtube.com/watch*`).
+    pub pattern: String,
+    /// The provider's oEmbed endpoint (`https://www.youtube.com/oembed`).
+    pub endpoint: String,
+}
+
+impl Default for UnfurlSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            fetch_concurrency: 4,
+            cache_ttl: std::time::Duration::from_secs(24 * 3600),
+            negative_ttl: std::time::Duration::from_secs(3600),
+            cleanup_enabled: true,
+            cleanup_interval: std::time::Duration::from_secs(168 * 3600),
+            allow_hosts: Vec::new(),
+            oembed_providers: Vec::new(),
+            connect_timeout: std::time::Duration::from_secs(3),
+            timeout: std::time::Duration::from_secs(10),
+            max_bytes: 1024 * 1024,
+            host_rate: 2,
+        }
+    }
 }
 
 impl AppContext {

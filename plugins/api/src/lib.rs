@@ -25,7 +25,7 @@ pub mod views;
 pub mod write_directly;
 pub mod xrpc;
 
-pub use context::{AppContext, DbConn, DbPool, InstanceInfo, Viewer, skip_commit_wait};
+pub use context::{AppContext, DbConn, DbPool, InstanceInfo, OembedProvider, UnfurlSettings, Viewer, skip_commit_wait};
 pub use error::ApiError;
 pub use event::{ACTIVE_STATUS, AccountEvent, CommitEvent, CommitOp, IdentityEvent, store_account_status};
 pub use graphql::{Registrar, RegistrarError};

@@ -33,14 +33,24 @@ pub trait Plugin: Send + Sync + 'static {
         &[]
     }
 
+    /// Collections owned by other plugins whose commits this plugin also receives in
+    /// [`Plugin::apply`], after the owner's `apply` in the same transaction (the owner must
+    /// be in [`Plugin::depends_on`]). For state derived from another plugin's records (link
+    /// previews of posts): read the owner's rows, which are already written, rather than
+    /// trusting the commit, which may be a replay. May depend on the instance settings.
+    fn observed_collections(&self, instance: &crate::context::InstanceInfo) -> Vec<&'static str> {
+        let _ = instance;
+        Vec::new()
+    }
+
     /// The plugin's embedded diesel migrations. Each folder is named
     /// `<date>-<time>-<plugin>_<what>` so versions never collide across plugins.
     fn migrations(&self) -> Option<&'static EmbeddedMigrations> {
         None
     }
 
-    /// Applies a batch of commits for [`Plugin::collections`], in stream order, inside the
-    /// ingest transaction. Invalid records are reported with [`IngestTx::skip`]; an
+    /// Applies a batch of commits for [`Plugin::collections`] (and
+    /// [`Plugin::observed_collections`]), in stream order, inside the ingest transaction. Invalid records are reported with [`IngestTx::skip`]; an
     /// `Err` aborts and retries the whole batch, so return one only for database failures.
     async fn apply(&self, tx: &mut IngestTx<'_>, batch: &[CommitEvent]) -> anyhow::Result<()> {
         let _ = (tx, batch);

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use coves_plugin_api::syntax::Did;
-use coves_plugin_api::{AccountEvent, CommitEvent, IdentityEvent, IngestTx, Plugin, SkippedEvent};
+use coves_plugin_api::{AccountEvent, CommitEvent, IdentityEvent, IngestTx, InstanceInfo, Plugin, SkippedEvent};
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
@@ -25,7 +25,8 @@ pub struct BatchOutcome {
 /// Routes events to plugins by collection and applies them.
 pub struct Ingestor {
     plugins: Vec<&'static dyn Plugin>,
-    routes: HashMap<&'static str, usize>,
+    /// Per collection, the plugins receiving its commits: the owner, then its observers.
+    routes: HashMap<&'static str, Vec<usize>>,
     wants_identity: bool,
     wants_account: bool,
     /// Some plugin needs identity/account events in order with its commits of the same
@@ -34,17 +35,41 @@ pub struct Ingestor {
 }
 
 impl Ingestor {
-    /// Builds the routing table. A collection belongs to one plugin; plugins come ordered.
+    /// Builds the routing table with the default instance settings (see
+    /// [`Ingestor::with_instance`]).
     pub fn new(plugins: Vec<&'static dyn Plugin>) -> anyhow::Result<Self> {
-        let mut routes = HashMap::new();
+        Self::with_instance(plugins, &InstanceInfo::default())
+    }
+
+    /// Builds the routing table. A collection belongs to one plugin; plugins come ordered.
+    /// Observers ([`Plugin::observed_collections`], asked with `instance`) get the commits
+    /// of a collection after its owner, so they must come after it.
+    pub fn with_instance(plugins: Vec<&'static dyn Plugin>, instance: &InstanceInfo) -> anyhow::Result<Self> {
+        let mut routes: HashMap<&'static str, Vec<usize>> = HashMap::new();
         for (index, plugin) in plugins.iter().enumerate() {
             for collection in plugin.collections() {
-                if let Some(other) = routes.insert(*collection, index) {
+                if let Some(other) = routes.insert(*collection, vec![index]) {
                     anyhow::bail!(
                         "collection {collection} is consumed by both plugin `{}` and plugin `{}`",
-                        plugins[other].name(),
+                        plugins[other[0]].name(),
                         plugin.name()
                     );
+                }
+            }
+        }
+        for (index, plugin) in plugins.iter().enumerate() {
+            for collection in plugin.observed_collections(instance) {
+                // A collection nobody owns here is not asked for, so there is nothing to observe.
+                let Some(targets) = routes.get_mut(collection) else { continue };
+                if targets[0] > index {
+                    anyhow::bail!(
+                        "plugin `{}` observes {collection}, owned by plugin `{}`, but is ordered before it; add it to depends_on",
+                        plugin.name(),
+                        plugins[targets[0]].name()
+                    );
+                }
+                if !targets.contains(&index) {
+                    targets.push(index);
                 }
             }
         }
@@ -85,11 +110,13 @@ impl Ingestor {
             for event in events {
                 match event {
                     Event::Commit(commit) => match self.routes.get(commit.collection.as_str()) {
-                        Some(&index) => {
+                        Some(targets) => {
                             if self.keeps_repo_order && segment.account_dids.contains(&commit.did) {
                                 self.flush(&mut tx, &mut segment).await?;
                             }
-                            segment.commits[index].push(commit.clone());
+                            for &index in targets {
+                                segment.commits[index].push(commit.clone());
+                            }
                             outcome.applied += 1;
                         }
                         None => outcome.unrouted += 1,
