@@ -458,6 +458,13 @@ impl Report {
             c.machine,
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
         );
+        if !self.latencies_us.is_empty() {
+            println!(
+                "Per update delivered in the window: API {:.1} µs of CPU, load tool {:.1} µs.",
+                c.api * self.window_seconds * 1e6 / self.latencies_us.len() as f64,
+                c.tool * self.window_seconds * 1e6 / self.latencies_us.len() as f64
+            );
+        }
         println!(
             "API RSS: {:.1} MB before any subscriber, {:.1} MB with all subscribed ({} per subscription), \
              {:.1} MB at the end of the measured window ({} per subscription).",
