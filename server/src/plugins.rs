@@ -15,6 +15,7 @@ use coves_plugin_community as _;
 use coves_plugin_feed as _;
 use coves_plugin_post as _;
 use coves_plugin_subscription as _;
+use coves_plugin_unfurl as _;
 use coves_plugin_vote as _;
 
 /// Why the plugin set is unusable.

@@ -1,0 +1,3 @@
+DROP TABLE unfurl_cache;
+DROP TABLE unfurl_queue;
+DROP TABLE unfurl_post_links;
