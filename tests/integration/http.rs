@@ -85,6 +85,7 @@ async fn graphql_answers_get_queries_and_introspection() {
             {"name": "post", "collections": ["social.coves.community.post"]},
             {"name": "comment", "collections": ["social.coves.community.comment"]},
             {"name": "feed", "collections": []},
+            {"name": "unfurl", "collections": []},
         ]}}})
     );
     let introspection = app.graphql("{ __schema { queryType { name } types { name } } }", json!({})).await;

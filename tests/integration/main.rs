@@ -19,6 +19,7 @@ mod post_views;
 mod schema;
 mod subscription;
 mod test_plugins;
+mod unfurl;
 mod vote;
 mod websocket;
 mod write_directly;

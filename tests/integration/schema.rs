@@ -95,7 +95,12 @@ fn two_plugins_serving_one_xrpc_method_are_refused() {
 fn linked_plugins_and_xrpc_methods_are_as_reviewed() {
     let plugins = coves_appview::plugins::linked().expect("valid plugin set");
     let names: Vec<_> = plugins.iter().map(|p| p.name()).collect();
-    assert_eq!(names, ["actor", "community", "block", "subscription", "vote", "post", "comment", "feed"]);
+    assert_eq!(names, ["actor", "community", "block", "subscription", "vote", "post", "comment", "feed", "unfurl"]);
+    let observers: Vec<_> = plugins
+        .iter()
+        .flat_map(|p| p.observed_collections(&Default::default()).into_iter().map(|c| format!("{c} ({})", p.name())))
+        .collect();
+    assert_eq!(observers, ["social.coves.community.post (unfurl)"]);
     let methods: Vec<_> = XrpcRouter::new(&plugins)
         .expect("no clashes")
         .methods()
