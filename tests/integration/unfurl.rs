@@ -378,3 +378,34 @@ async fn redirects_slow_huge_and_wrong_answers_are_cached_as_failures() {
     assert_eq!(site.hits("/article"), 0, "the redirect to localhost was not followed");
     assert!(count(&app, "SELECT count(*) AS n FROM unfurl_queue").await == 0);
 }
+
+#[tokio::test]
+async fn updates_deletes_and_replays_keep_each_posts_link_current() {
+    let site = Site::start().await;
+    let app = app_with(local_settings(&site)).await;
+    let forum = Forum::new();
+    let article = site.url("/article");
+    let (post, create) = post_with_embed(&forum, &article);
+    app.ingest(std::slice::from_ref(&create)).await;
+    cached(&app, &article).await;
+    let links = "SELECT count(*) AS n FROM unfurl_post_links";
+    assert_eq!(count(&app, links).await, 1);
+
+    // An update that drops the link forgets it; replaying the older create does not bring it back.
+    let without = json!({"$type": POST, "community": COMMUNITY, "author": ALICE, "title": "No link any more",
+                         "createdAt": "2026-01-02T03:04:05Z"});
+    app.ingest(&[coves_tests::events::update(COMMUNITY, POST, &post.rkey, "3lzzzzzzzzzz2", 9_000_000, without)]).await;
+    assert_eq!(count(&app, links).await, 0);
+    app.ingest(&[create]).await;
+    assert_eq!(count(&app, links).await, 0, "a replayed create changes nothing");
+    let body =
+        app.graphql("query($u: String!) { post(uri: $u) { linkPreview { url } } }", json!({"u": post.uri})).await;
+    assert_eq!(body["data"]["post"]["linkPreview"], Value::Null, "{body}");
+
+    // A deleted post's link is forgotten too.
+    let (other, create) = post_with_text(&forum, &article);
+    app.ingest(&[create]).await;
+    assert_eq!(count(&app, links).await, 1);
+    app.ingest(&[forum.delete(COMMUNITY, POST, &other)]).await;
+    assert_eq!(count(&app, links).await, 0);
+}

@@ -5,7 +5,6 @@ CREATE TABLE unfurl_post_links (
     post_uri text COLLATE "C" PRIMARY KEY,
     url text COLLATE "C" NOT NULL
 );
-CREATE INDEX unfurl_post_links_by_url ON unfurl_post_links (url);
 
 COMMENT ON TABLE unfurl_post_links IS 'The link each live post previews: its external embed''s uri, else its first link facet, else the first http(s) URL in its content. Written by the ingest (unfurl observes post commits); removed when the post is deleted or loses its link.';
 COMMENT ON COLUMN unfurl_post_links.post_uri IS 'The post''s AT-URI.';
