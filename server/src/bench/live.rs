@@ -20,7 +20,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use clients::{Clients, ConnectionLog, Counts};
+use clients::{Clients, ConnectionLog, Counts, Sample};
 use fixture::BenchDatabase;
 use jetstream::LocalJetstream;
 use processes::{LiveSettings, ServerProcess, cpu_seconds, machine_cpu_seconds, raise_open_files, rss_bytes};
@@ -168,7 +168,15 @@ struct Report {
     catch_up_seconds: f64,
     cores: Cores,
     updates: u64,
+    /// Delivery latency of every update received in the measured window, µs, sorted.
     latencies_us: Vec<u64>,
+    /// Per update: from its `changedAt` to the first message of its flush round (the
+    /// values loaded together, which share a seq), µs, sorted.
+    to_round_us: Vec<u64>,
+    /// Per update: from the first message of its round to it, µs, sorted.
+    in_round_us: Vec<u64>,
+    /// Per round: from its first message to its last, µs, sorted.
+    round_us: Vec<u64>,
     without_changed_at: u64,
     negative: u64,
     seq_not_increasing: u64,
@@ -332,6 +340,9 @@ async fn drive(
         cores: Cores::between(&before, &after),
         updates,
         latencies_us: Vec::new(),
+        to_round_us: Vec::new(),
+        in_round_us: Vec::new(),
+        round_us: Vec::new(),
         without_changed_at: 0,
         negative: 0,
         seq_not_increasing: 0,
@@ -341,10 +352,12 @@ async fn drive(
         errors: Vec::new(),
         error_count: 0,
     };
-    for log in logs {
+    let mut samples = Vec::new();
+    for mut log in logs {
+        samples.append(&mut log.samples);
         report.add(log, &stored, stream.subjects());
     }
-    report.latencies_us.sort_unstable();
+    report.split_latencies(&samples);
     Ok(report)
 }
 
@@ -366,7 +379,6 @@ async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> anyho
 
 impl Report {
     fn add(&mut self, log: ConnectionLog, stored: &[UpDown], subjects: &[votes::Subject]) {
-        self.latencies_us.extend(log.latencies_us);
         self.without_changed_at += log.without_changed_at;
         self.negative += log.negative;
         if let Some(error) = log.error {
@@ -391,9 +403,29 @@ impl Report {
         self.errors.truncate(10);
     }
 
+    /// Every delivery latency, and its two parts, around the first message of the
+    /// server's flush round that loaded the value (all its values share a seq): before it
+    /// (waiting out the coalescing window, loading, the first send) and after it (sending
+    /// the round's other values to their subscribers, ahead of this one).
+    fn split_latencies(&mut self, samples: &[Sample]) {
+        let mut rounds: HashMap<u64, (i64, i64)> = HashMap::new();
+        for s in samples {
+            let (first, last) = rounds.entry(s.seq).or_insert((s.received_us, s.received_us));
+            *first = (*first).min(s.received_us);
+            *last = (*last).max(s.received_us);
+        }
+        let micros = |d: i64| d.max(0) as u64;
+        self.latencies_us = samples.iter().map(|s| micros(s.received_us - s.changed_us)).collect();
+        self.to_round_us = samples.iter().map(|s| micros(rounds[&s.seq].0 - s.changed_us)).collect();
+        self.in_round_us = samples.iter().map(|s| micros(s.received_us - rounds[&s.seq].0)).collect();
+        self.round_us = rounds.values().map(|(first, last)| micros(last - first)).collect();
+        for sorted in [&mut self.latencies_us, &mut self.to_round_us, &mut self.in_round_us, &mut self.round_us] {
+            sorted.sort_unstable();
+        }
+    }
+
     fn percentile(&self, q: f64) -> Duration {
-        let rank = ((self.latencies_us.len() as f64 * q).ceil() as usize).saturating_sub(1);
-        Duration::from_micros(self.latencies_us.get(rank).copied().unwrap_or_default())
+        percentile(&self.latencies_us, q)
     }
 
     fn max(&self) -> Duration {
@@ -498,6 +530,19 @@ impl Report {
             self.negative,
             self.seq_not_increasing
         );
+        println!(
+            "Latency split by the server's flush rounds ({} rounds, {:.1} per second; a round sends its values in \
+             {} at p50, {} at p99): from changedAt to the first message of the update's round p50 {}, p99 {}; \
+             from there to the update p50 {}, p99 {}.",
+            self.round_us.len(),
+            self.round_us.len() as f64 / self.window_seconds,
+            ms(percentile(&self.round_us, 0.5)),
+            ms(percentile(&self.round_us, 0.99)),
+            ms(percentile(&self.to_round_us, 0.5)),
+            ms(percentile(&self.to_round_us, 0.99)),
+            ms(percentile(&self.in_round_us, 0.5)),
+            ms(percentile(&self.in_round_us, 0.99))
+        );
         println!();
         let met = |ok: bool| if ok { "met" } else { "NOT met" };
         let p99 = self.percentile(0.99);
@@ -532,6 +577,12 @@ impl Report {
             println!("  - {uri}: expected (up, down) {expected:?}, stored {stored:?}");
         }
     }
+}
+
+/// The value at quantile `q` of sorted µs (nearest rank); zero when empty.
+fn percentile(sorted_us: &[u64], q: f64) -> Duration {
+    let rank = ((sorted_us.len() as f64 * q).ceil() as usize).saturating_sub(1);
+    Duration::from_micros(sorted_us.get(rank).copied().unwrap_or_default())
 }
 
 fn ms(d: Duration) -> String {

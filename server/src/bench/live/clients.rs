@@ -89,15 +89,26 @@ pub struct SubscriptionLog {
     pub error: Option<String>,
 }
 
+/// One update received in the measured window.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    /// The value's sequence label: every value loaded in one flush of the server shares it.
+    pub seq: u64,
+    /// Its `changedAt`, wall-clock µs.
+    pub changed_us: i64,
+    /// When it was received, wall-clock µs.
+    pub received_us: i64,
+}
+
 /// What one connection saw.
 #[derive(Debug, Default)]
 pub struct ConnectionLog {
     pub subscriptions: Vec<SubscriptionLog>,
-    /// Delivery latencies (µs) of the updates received in the measured window.
-    pub latencies_us: Vec<u64>,
+    /// The updates received in the measured window.
+    pub samples: Vec<Sample>,
     /// Updates (not first values) without `changedAt`.
     pub without_changed_at: u64,
-    /// Updates received before their `changedAt` (clock trouble; counted as 0 µs).
+    /// Updates received before their `changedAt` (clock trouble; their latency counts as 0).
     pub negative: u64,
     /// Why the connection failed or ended early.
     pub error: Option<String>,
@@ -330,11 +341,11 @@ fn on_value(payload: NextPayload, received_us: i64, index: usize, progress: &Pro
                 let from = progress.window_from_us.load(Ordering::Relaxed);
                 let until = progress.window_until_us.load(Ordering::Relaxed);
                 if (from..until).contains(&received_us) {
-                    let latency = received_us - changed_at.timestamp_micros();
-                    if latency < 0 {
+                    let changed_us = changed_at.timestamp_micros();
+                    if received_us < changed_us {
                         log.negative += 1;
                     }
-                    log.latencies_us.push(latency.max(0) as u64);
+                    log.samples.push(Sample { seq: stats.seq, changed_us, received_us });
                 }
             }
         }
