@@ -371,6 +371,13 @@ async fn clients_that_stop_answering_pings_are_closed() {
     // One that stops reading is closed after two intervals of silence.
     let mut silent = LiveSocket::connect(&app.ws_url(), Protocol::TransportWs).await;
     tokio::time::sleep(Duration::from_millis(1_000)).await;
-    let closed = silent.next_within(Duration::from_secs(5)).await;
-    assert_eq!(closed, Some(Received::Closed(Some((1001, "keepalive timeout: no answer to pings".into())))));
+    // Its close frame may be lost when the socket is already reset (the client's late pong
+    // meets a closed connection); either way the server has hung up.
+    match silent.next_within(Duration::from_secs(5)).await {
+        Some(Received::Closed(None)) => {}
+        Some(Received::Closed(Some((code, reason)))) => {
+            assert_eq!((code, reason.as_str()), (1001, "keepalive timeout: no answer to pings"));
+        }
+        other => panic!("expected the server to close the silent client, got {other:?}"),
+    }
 }
