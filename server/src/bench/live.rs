@@ -482,13 +482,15 @@ impl Report {
         println!();
         println!(
             "CPU over the measured window: API {:.2}, ingest {:.2}, PostgreSQL backends of the benchmark database \
-             {:.2}, this load tool {:.2}; whole machine {:.2} cores busy of {}.",
+             {:.2}, this load tool {:.2}; whole machine {:.2} cores busy of {}, so {:.2} for other processes (near 0 \
+             when nothing else ran).",
             c.api,
             c.ingest,
             c.postgres,
             c.tool,
             c.machine,
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            c.machine - c.api - c.ingest - c.postgres - c.tool
         );
         if !self.latencies_us.is_empty() {
             println!(
