@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 const COMMUNITY: &str = "did:plc:community222222222222222";
 const ALICE: &str = "did:plc:alice2222222222222222222";
 const POST_STATS: &str = "subscription($uri: String!, $after: Seq) { postStats(uri: $uri, after: $after) { \
-     seq changedAt score upvotes downvotes commentCount totalCommentCount } }";
+     uri seq changedAt score upvotes downvotes commentCount totalCommentCount } }";
 
 async fn forum_with_post(app: &TestApp) -> (Forum, Ref) {
     readable_community(app, COMMUNITY, "gardening").await;
@@ -116,7 +116,7 @@ async fn subscribers_see_each_change_and_end_at_the_exact_count() {
         let data = value(socket, "1").await;
         assert_eq!(
             data["postStats"],
-            json!({"seq": data["postStats"]["seq"], "changedAt": data["postStats"]["changedAt"], "score": 2,
+            json!({"uri": post.uri, "seq": data["postStats"]["seq"], "changedAt": data["postStats"]["changedAt"], "score": 2,
                    "upvotes": 4, "downvotes": 2, "commentCount": 1, "totalCommentCount": 1})
         );
     }

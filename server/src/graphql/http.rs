@@ -38,7 +38,13 @@ pub async fn graphql_get(State(state): State<AppState>, request: Request) -> Htt
     let auth = state.auth.clone();
     let settings = state.socket;
     let header = parts.headers.get(header::AUTHORIZATION).cloned();
+    // Small buffers: GraphQL messages are small, and the default 128 KiB read buffer per
+    // socket (zero-filled on every read) dominated memory and CPU with thousands of
+    // subscribers (BENCHMARKS.md, live counts).
     upgrade
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
+        .max_message_size(MAX_CLIENT_MESSAGE)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             super::socket::serve(socket, schema, protocol, settings, move |payload| async move {
@@ -53,6 +59,12 @@ pub async fn graphql_get(State(state): State<AppState>, request: Request) -> Htt
         })
         .into_response()
 }
+
+/// Read and write buffer of a GraphQL websocket (a message may be larger: the buffer grows
+/// for it).
+const SOCKET_BUFFER: usize = 4 * 1024;
+/// Largest message a client may send (a subscription request).
+const MAX_CLIENT_MESSAGE: usize = 256 * 1024;
 
 /// The viewer of a websocket: the token in the `connection_init` payload, else the upgrade
 /// request's `Authorization` header, else anonymous.

@@ -8,11 +8,11 @@ use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputValue, Object, Scalar, SubscriptionField, SubscriptionFieldFuture, TypeRef,
 };
 use async_graphql::{ErrorExtensions, Value};
+use chrono::SecondsFormat;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 
 use super::{LiveConnection, LiveKind, LiveUpdate, live_value};
-use crate::syntax::format_datetime;
 use crate::{ApiError, AppContext, Registrar, RegistrarError};
 
 /// The scalar of sequence labels.
@@ -51,7 +51,8 @@ pub fn register_live_type(registrar: &mut Registrar, type_name: &str, descriptio
         Field::new("changedAt", TypeRef::named(TypeRef::STRING), |ctx| {
             FieldFuture::new(async move {
                 let update = ctx.parent_value.try_downcast_ref::<LiveUpdate>()?;
-                Ok(update.changed_at.as_ref().map(|at| Value::from(format_datetime(at))))
+                // Microseconds: clients measure delivery latency with it.
+                Ok(update.changed_at.map(|at| Value::from(at.to_rfc3339_opts(SecondsFormat::Micros, true))))
             })
         })
         .description(

@@ -133,6 +133,9 @@ struct State {
     pending: HashMap<Key, Option<DateTime<Utc>>>,
     /// A topic has no value yet: flush without waiting for the window.
     urgent: bool,
+    /// When the oldest pending change arrived: the window runs from there, so no change
+    /// waits longer than one window (plus the round before it) whatever the load.
+    pending_since: Option<tokio::time::Instant>,
 }
 
 struct Topic {
@@ -180,6 +183,7 @@ impl LiveHub {
                 *at = Some(at.map_or(changed_at, |a| a.max(changed_at)));
                 any = true;
             }
+            state.pending_since.get_or_insert_with(tokio::time::Instant::now);
         }
         drop(state);
         if any {
@@ -286,9 +290,9 @@ impl LiveHub {
     /// topic without a value, after the coalescing window otherwise.
     pub async fn run_flusher(&self, shutdown: CancellationToken) {
         loop {
-            let (has_pending, urgent) = {
+            let (has_pending, urgent, since) = {
                 let state = self.state();
-                (!state.pending.is_empty(), state.urgent)
+                (!state.pending.is_empty(), state.urgent, state.pending_since)
             };
             if !has_pending {
                 tokio::select! {
@@ -297,9 +301,12 @@ impl LiveHub {
                 }
             }
             if !urgent {
+                let deadline = since.unwrap_or_else(tokio::time::Instant::now) + self.inner.settings.coalesce_window;
                 tokio::select! {
                     () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(self.inner.settings.coalesce_window) => {}
+                    // A topic without a value yet cuts the wait short.
+                    () = self.inner.wake.notified() => continue,
+                    () = tokio::time::sleep_until(deadline) => {}
                 }
             }
             if let Err(error) = self.flush().await {
@@ -318,6 +325,7 @@ impl LiveHub {
         let (pending, kinds) = {
             let mut state = self.state();
             state.urgent = false;
+            state.pending_since = None;
             let pending = std::mem::take(&mut state.pending);
             // Topics whose subscribers all left need no value.
             state.topics.retain(|_, topics| {
@@ -356,6 +364,7 @@ impl LiveHub {
                 let entry = state.pending.entry(key).or_insert(None);
                 *entry = (*entry).max(at);
             }
+            state.pending_since.get_or_insert_with(tokio::time::Instant::now);
             return Err(error);
         }
         let mut state = self.state();

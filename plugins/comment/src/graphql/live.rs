@@ -27,8 +27,9 @@ type ReadStat = fn(&Stats) -> Value;
 const COMMENT_STATS: &str = "CommentStats";
 
 /// A post's or a comment's counters.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Stats {
+    uri: String,
     upvotes: i32,
     downvotes: i32,
     /// Direct replies (a post's `commentCount`, a comment's `replyCount`).
@@ -62,8 +63,13 @@ async fn counts(conn: &mut AsyncPgConnection, subjects: Vec<String>) -> QueryRes
         .map(|uri| {
             let v = votes.get(&uri).copied().unwrap_or_default();
             let c = comments.get(&uri).copied().unwrap_or_default();
-            let stats =
-                Stats { upvotes: v.upvotes, downvotes: v.downvotes, replies: c.reply_count, thread: c.thread_count };
+            let stats = Stats {
+                uri: uri.clone(),
+                upvotes: v.upvotes,
+                downvotes: v.downvotes,
+                replies: c.reply_count,
+                thread: c.thread_count,
+            };
             (uri, std::sync::Arc::new(stats) as LiveValue)
         })
         .collect())
@@ -98,6 +104,13 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
         ("score", "upvotes − downvotes.", |s| Value::from(s.upvotes - s.downvotes)),
     ];
     for type_name in [POST_STATS, COMMENT_STATS] {
+        registrar.add_field(
+            type_name,
+            "uri",
+            live_field::<Stats>("uri", TypeRef::named_nn(TypeRef::STRING), "The record's AT-URI.", |s| {
+                Value::from(s.uri.as_str())
+            }),
+        )?;
         for (name, description, read) in common {
             registrar.add_field(
                 type_name,
