@@ -80,8 +80,14 @@ fn readable() -> String {
 fn in_readable_community_by_active_author(community_condition: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM communities WHERE did = p.community_did AND {VISIBLE}{community_condition}) \
-         AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = p.author_did AND a.status <> '{ACTIVE_STATUS}')"
+         AND {}",
+        by_active_author()
     )
+}
+
+/// Posts `p` whose author's account is active.
+fn by_active_author() -> String {
+    format!("NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = p.author_did AND a.status <> '{ACTIVE_STATUS}')")
 }
 
 /// The readable posts among `uris` (any order; missing ones are absent).
@@ -205,7 +211,13 @@ pub fn page_start(sort: Sort, cursor: Option<&str>) -> Result<PageStart, ApiErro
 /// The filter's WHERE conditions over `p`, with placeholders numbered from `$next`.
 fn filter_sql(filter: &PostFilter, next: &mut usize) -> String {
     let public = if filter.public_communities { " AND visibility = 'public'" } else { "" };
-    let mut sql = format!("NOT p.deleted AND {}", in_readable_community_by_active_author(public));
+    let mut sql = if filter.communities.is_some() {
+        // The listed communities' readability is checked once, not per post (and without
+        // reading every community), below.
+        format!("NOT p.deleted AND {}", by_active_author())
+    } else {
+        format!("NOT p.deleted AND {}", in_readable_community_by_active_author(public))
+    };
     for (value, column) in [(&filter.community, "p.community_did"), (&filter.author, "p.author_did")] {
         if value.is_some() {
             sql.push_str(&format!(" AND {column} = ${next}"));
@@ -216,7 +228,8 @@ fn filter_sql(filter: &PostFilter, next: &mut usize) -> String {
         // $next: the DIDs, $next+1: their minimum scores (NULL: none), in the same order.
         let (dids, mins) = (*next, *next + 1);
         sql.push_str(&format!(
-            " AND p.community_did = ANY(${dids}::text[]) \
+            " AND p.community_did = ANY(ARRAY(SELECT did FROM communities \
+               WHERE did = ANY(${dids}::text[]) AND {VISIBLE}{public})) \
              AND p.score >= COALESCE((${mins}::int[])[array_position(${dids}::text[], p.community_did)], -2147483648)"
         ));
         *next += 2;
