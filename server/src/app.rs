@@ -42,6 +42,8 @@ pub struct AppState {
     pub ingest: Option<(Arc<IngestStatus>, Duration)>,
     /// Whether the GraphQL and XRPC routes are served (not in ingest-only processes).
     pub serve_api: bool,
+    /// Whether the browser playground is served (with the API only).
+    pub serve_playground: bool,
 }
 
 impl AppState {
@@ -90,6 +92,7 @@ impl AppState {
             metrics: telemetry::metrics_handle(),
             ingest: None,
             serve_api: true,
+            serve_playground: true,
         })
     }
 }
@@ -197,6 +200,7 @@ async fn serve_with(config: &Config, plugins: &[&'static dyn Plugin], database_u
         config.live.socket(),
     )?;
     state.serve_api = config.ingest.role != Role::Ingest;
+    state.serve_playground = config.http.playground;
     if state.serve_api {
         tasks.push(live_task(database_url));
     }

@@ -237,6 +237,9 @@ pub struct HttpConfig {
     /// Highest GraphQL query complexity allowed (one point per field by default).
     #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 2000)]
     pub graphql_max_complexity: usize,
+    /// Serve the browser playground (GraphQL IDE at `/`, live view at `/live`).
+    #[arg(long, env = "PLAYGROUND", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub playground: bool,
 }
 
 /// The Jetstream firehose.

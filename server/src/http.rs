@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         // Every HTTP method: `dispatch` answers 405 itself, except for the procedures that
         // answer whatever the method (`XrpcMethod::accepting_any_method`).
         .route("/xrpc/{nsid}", any(dispatch));
+    let api = if state.serve_playground { api.merge(crate::playground::routes()) } else { api };
     let routes = if state.serve_api { api } else { Router::new() };
     routes
         .route("/health", get(health))

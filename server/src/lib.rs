@@ -15,6 +15,7 @@ pub mod identity;
 pub mod ingest;
 pub mod jetstream;
 pub mod live;
+pub mod playground;
 pub mod plugins;
 pub mod replay;
 pub mod shutdown;

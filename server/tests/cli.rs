@@ -77,7 +77,7 @@ async fn serve_without_database_url_runs_its_own_postgres_and_stops_it_on_ctrl_c
     let data_dir = dir.path().join("postgres");
     let addr = format!("127.0.0.1:{}", free_port());
     let mut server = command()
-        .args(["serve", "--listen-addr", &addr, "--data-dir"])
+        .args(["serve", "--playground=false", "--listen-addr", &addr, "--data-dir"])
         .arg(&data_dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -115,6 +115,8 @@ async fn serve_without_database_url_runs_its_own_postgres_and_stops_it_on_ctrl_c
     assert_eq!(profile.status(), 404);
     let body: Value = profile.json().await.expect("JSON");
     assert_eq!(body["error"], "ProfileNotFound");
+    let playground = http.get(format!("{base}/")).send().await.expect("GET /");
+    assert_eq!(playground.status(), 404, "--playground=false serves no playground");
 
     let pid_file = std::fs::read_to_string(data_dir.join("postmaster.pid")).expect("postmaster.pid");
     let postmaster: i32 = pid_file.lines().next().and_then(|l| l.trim().parse().ok()).expect("postmaster pid");

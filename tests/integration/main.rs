@@ -13,6 +13,7 @@ mod ingest;
 mod ingest_order;
 mod live;
 mod migrations;
+mod playground;
 mod post;
 mod post_reads;
 mod post_views;
