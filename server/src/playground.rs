@@ -37,7 +37,7 @@ const PAGE_POLICY: &str = "default-src 'self'; connect-src 'self'; worker-src 's
 
 /// The routes of the playground (API processes only).
 pub fn routes() -> Router<AppState> {
-    let page = |file: &'static str| move |headers: HeaderMap| async move { serve(file, &headers) };
+    let page = |file: &'static str| move |headers: HeaderMap| async move { serve(file, &headers).await };
     Router::new()
         .route("/", get(page("index.html")))
         .route("/playground", get(page("index.html")))
@@ -46,7 +46,9 @@ pub fn routes() -> Router<AppState> {
         .route("/licenses.md", get(page("licenses.md")))
         .route(
             "/assets/{*file}",
-            get(|Path(file): Path<String>, headers: HeaderMap| async move { serve(&format!("assets/{file}"), &headers) }),
+            get(|Path(file): Path<String>, headers: HeaderMap| async move {
+                serve(&format!("assets/{file}"), &headers).await
+            }),
         )
 }
 
@@ -81,7 +83,7 @@ static ASSETS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
         .collect()
 });
 
-fn serve(path: &str, request: &HeaderMap) -> Response {
+async fn serve(path: &str, request: &HeaderMap) -> Response {
     let Some(asset) = ASSETS.get(path) else {
         return error_response(&ApiError::not_found("NotFound", format!("the playground has no file {path}")));
     };
@@ -94,12 +96,13 @@ fn serve(path: &str, request: &HeaderMap) -> Response {
     if path.ends_with(".html") {
         headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_POLICY));
     }
-    let (body, etag) = match asset.gzip.get_or_init(|| gzip(asset.bytes)) {
-        Some(gzipped) if accepts_gzip(request) => {
+    let gzipped = if accepts_gzip(request) { gzipped(asset).await } else { None };
+    let (body, etag) = match gzipped {
+        Some(gzipped) => {
             headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            (gzipped.as_slice(), &asset.gzip_etag)
+            (gzipped, &asset.gzip_etag)
         }
-        _ => (asset.bytes, &asset.etag),
+        None => (asset.bytes, &asset.etag),
     };
     headers.insert(header::ETAG, etag.clone());
     if request.get(header::IF_NONE_MATCH).is_some_and(|tags| matches_etag(tags, etag)) {
@@ -110,6 +113,16 @@ fn serve(path: &str, request: &HeaderMap) -> Response {
 
 fn content_type(mime: &str) -> String {
     if mime.starts_with("text/") { format!("{mime}; charset=utf-8") } else { mime.to_owned() }
+}
+
+/// The asset's gzip form, compressed on first use off the async workers (Monaco's takes
+/// a tenth of a second), or `None` when gzip does not pay.
+async fn gzipped(asset: &'static Asset) -> Option<&'static [u8]> {
+    if asset.gzip.get().is_none() {
+        let compress = move || asset.gzip.get_or_init(|| gzip(asset.bytes)).is_some();
+        tokio::task::spawn_blocking(compress).await.ok()?;
+    }
+    asset.gzip.get()?.as_deref()
 }
 
 /// The gzip form when it saves at least a tenth (not for fonts or images already packed).

@@ -137,9 +137,12 @@ function CommunityPanel({ community }: { community: CommunityOption }) {
 
   // A post arrived or went away: the hot list may have changed.
   const postCount = stats.value?.communityStats.postCount;
+  const rankedCount = useRef(postCount);
   useEffect(() => {
-    if (postCount !== undefined && stats.received > 1) void rank();
-  }, [postCount, stats.received, rank]);
+    if (postCount === undefined) return;
+    if (rankedCount.current !== undefined && rankedCount.current !== postCount) void rank();
+    rankedCount.current = postCount;
+  }, [postCount, rank]);
 
   return (
     <section className="community">
