@@ -201,7 +201,7 @@ function PostRow({ post, onChange }: { post: HotPost; onChange: () => void }) {
         <span className="title">{post.title ?? '(untitled)'}</span>
         <span className="meta">
           by {post.author?.handle ?? 'unknown'} · {new Date(post.createdAt).toLocaleString()} ·{' '}
-          <Count value={stats.commentCount} testId="post-comments" /> comments
+          <Count value={stats.commentCount} testId="post-comments" /> {stats.commentCount === 1 ? 'comment' : 'comments'}
         </span>
         {live.error && <span className="error">{live.error}</span>}
       </div>
