@@ -152,6 +152,8 @@ async fn graphql_shows_blocks_to_the_blocker_only() {
         app.graphql(BLOCKED, json!({"id": alice_did})).await,
     ] {
         assert_eq!(refused["errors"][0]["extensions"]["code"], "Forbidden", "{refused}");
+        let message = format!("only {alice_did} can list the communities they block: sign in as that account");
+        assert_eq!(refused["errors"][0]["message"], message.as_str(), "{refused}");
     }
 }
 

@@ -298,6 +298,8 @@ async fn graphql_shows_subscriptions_to_the_subscriber_only() {
         app.graphql(SUBSCRIPTIONS, json!({"id": alice_did})).await,
     ] {
         assert_eq!(refused["errors"][0]["extensions"]["code"], "Forbidden", "{refused}");
+        let message = format!("only {alice_did} can list their subscriptions: sign in as that account");
+        assert_eq!(refused["errors"][0]["message"], message.as_str(), "{refused}");
         assert_eq!(refused["data"]["actor"], Value::Null, "{refused}");
     }
 }

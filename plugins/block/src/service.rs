@@ -4,9 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use coves_plugin_api::ApiError;
 use coves_plugin_api::community_relation::RelationRow;
-use coves_plugin_api::cursor::Page;
 use coves_plugin_api::diesel::sql_types::{Text, Timestamptz};
 use coves_plugin_api::diesel::{QueryResult, QueryableByName};
 use coves_plugin_api::diesel_async::AsyncPgConnection;
@@ -61,19 +59,4 @@ pub async fn viewer_blocks(
 /// is indexed yet): what feeds leave out.
 pub async fn blocked_communities(conn: &mut AsyncPgConnection, viewer: &str) -> QueryResult<Vec<Block>> {
     BLOCKS.all_of(conn, viewer).await
-}
-
-/// A page of `actor`'s blocks, newest first, after `after` (a cursor of this list).
-pub async fn list_blocks(
-    conn: &mut AsyncPgConnection,
-    actor: &str,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<Page<Block>, ApiError> {
-    BLOCKS.page_of(conn, actor, after, limit).await
-}
-
-/// How many communities `actor` blocks.
-pub async fn count_blocks(conn: &mut AsyncPgConnection, actor: &str) -> QueryResult<i64> {
-    BLOCKS.count_of(conn, actor).await
 }

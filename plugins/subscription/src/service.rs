@@ -4,9 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use coves_plugin_api::ApiError;
 use coves_plugin_api::community_relation::RelationRow;
-use coves_plugin_api::cursor::Page;
 use coves_plugin_api::diesel::sql_types::{SmallInt, Text, Timestamptz};
 use coves_plugin_api::diesel::{QueryResult, QueryableByName};
 use coves_plugin_api::diesel_async::AsyncPgConnection;
@@ -64,19 +62,4 @@ pub async fn viewer_subscriptions(
 /// indexed yet): what a home timeline is made of.
 pub async fn subscribed_communities(conn: &mut AsyncPgConnection, viewer: &str) -> QueryResult<Vec<Subscription>> {
     SUBSCRIPTIONS.all_of(conn, viewer).await
-}
-
-/// A page of `actor`'s subscriptions, newest first, after `after` (a cursor of this list).
-pub async fn list_subscriptions(
-    conn: &mut AsyncPgConnection,
-    actor: &str,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<Page<Subscription>, ApiError> {
-    SUBSCRIPTIONS.page_of(conn, actor, after, limit).await
-}
-
-/// How many communities `actor` is subscribed to.
-pub async fn count_subscriptions(conn: &mut AsyncPgConnection, actor: &str) -> QueryResult<i64> {
-    SUBSCRIPTIONS.count_of(conn, actor).await
 }

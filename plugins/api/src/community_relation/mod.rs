@@ -29,6 +29,11 @@
 //! inside the ingest transaction (no network); when no indexed community has that handle,
 //! the event is skipped as `unresolved_subject`, since a handle can later name another
 //! community. Any other malformed record is skipped as `invalid_record`.
+//!
+//! [`graphql`] holds the GraphQL reads both plugins serve: the viewer's row of each listed
+//! community (batched), and an actor's own rows as a connection.
+
+pub mod graphql;
 
 use std::collections::{BTreeMap, HashMap};
 
