@@ -12,6 +12,7 @@ import { Nav } from '../nav';
 import { useLive, useSocketStatus } from './live';
 import {
   COMMUNITIES,
+  COMMUNITY,
   COMMUNITY_STATS,
   HOT_POSTS,
   POST_STATS,
@@ -36,10 +37,16 @@ function App() {
     let timer: number | undefined;
     const load = () =>
       request<{ communities: { nodes: CommunityOption[] } }>(COMMUNITIES)
-        .then(({ communities }) => {
+        .then(async ({ communities }) => {
+          const listed = communities.nodes;
+          const linked = new URLSearchParams(location.search).get('community');
+          if (linked && !listed.some((c) => names(c, linked))) {
+            const { community } = await request<{ community: CommunityOption | null }>(COMMUNITY, { id: linked });
+            if (community) listed.unshift(community);
+          }
           setError(undefined);
-          setCommunities(communities.nodes);
-          if (communities.nodes.length === 0) timer = window.setTimeout(load, RETRY_EMPTY_MS);
+          setCommunities(listed);
+          if (listed.length === 0) timer = window.setTimeout(load, RETRY_EMPTY_MS);
         })
         .catch((e: Error) => {
           setError(`listing communities: ${e.message}`);
@@ -56,7 +63,7 @@ function App() {
     history.replaceState(null, '', url);
   };
 
-  const community = communities.find((c) => c.did === chosen || c.displayHandle === chosen) ?? communities[0];
+  const community = (chosen && communities.find((c) => names(c, chosen))) || communities[0];
 
   return (
     <div className="page">
@@ -89,6 +96,11 @@ function App() {
       </main>
     </div>
   );
+}
+
+/** Whether `id` (a DID, handle, @handle or !name@instance) names `community`. */
+function names(community: CommunityOption, id: string): boolean {
+  return [community.did, community.handle, `@${community.handle}`, community.displayHandle].includes(id);
 }
 
 function SocketBadge() {

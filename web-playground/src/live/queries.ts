@@ -2,6 +2,7 @@
 
 export interface CommunityOption {
   did: string;
+  handle: string;
   name: string;
   displayName: string | null;
   displayHandle: string;
@@ -9,8 +10,13 @@ export interface CommunityOption {
 
 export const COMMUNITIES = `query Communities {
   communities(sort: POPULAR, first: 100) {
-    nodes { did name displayName displayHandle }
+    nodes { did handle name displayName displayHandle }
   }
+}`;
+
+/** One community by DID or handle (a link may name one that is not among the listed). */
+export const COMMUNITY = `query Community($id: String!) {
+  community(id: $id) { did handle name displayName displayHandle }
 }`;
 
 export interface HotPost {
