@@ -302,4 +302,14 @@ async fn a_page_costs_the_same_number_of_queries_whatever_its_size() {
     // The community's DID, the page, its total, then one query each for authors,
     // communities, vote counts and viewer votes.
     assert_eq!(costs, [7, 7], "queries per page of 5 and of 50");
+
+    // A page loads ahead only what it selects: the community's DID and the page, then one
+    // query for the vote counts of `nodes { score }` (under `nodes` as under `edges`).
+    for (selection, expected) in [("title", 2), ("title score", 3)] {
+        let query = format!("query($c: String!) {{ posts(community: $c, first: 50) {{ nodes {{ {selection} }} }} }}");
+        let before = app.queries.get();
+        let body = app.graphql(&query, json!({"c": COMMUNITY})).await;
+        assert_eq!(body["data"]["posts"]["nodes"].as_array().map(Vec::len), Some(50), "{body}");
+        assert_eq!(app.queries.get() - before, expected, "queries for `{selection}`");
+    }
 }

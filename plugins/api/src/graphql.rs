@@ -19,7 +19,9 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use async_graphql::dynamic::ResolverContext;
 use async_graphql::registry::MetaType;
+pub use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
 
 use crate::AppContext;
@@ -120,10 +122,19 @@ struct Declared<T> {
     value: T,
 }
 
+/// Loads one value of a record into its memo ahead of its fields (see
+/// [`Registrar::add_prefetch`]); a failure is left for the field itself to meet and report.
+pub type Prefetch = for<'c, 'r> fn(&'c ResolverContext<'r>, &'c RecordNode) -> BoxFuture<'c, ()>;
+
+/// The prefetches of each record type, with the fields each one serves (schema data).
+#[derive(Default)]
+struct Prefetches(BTreeMap<String, Vec<(&'static [&'static str], Prefetch)>>);
+
 /// Collects types and fields from every plugin, then builds the schema.
 pub struct Registrar {
     current: &'static str,
     data: Vec<DataFactory>,
+    prefetches: Prefetches,
     types: BTreeMap<String, Declared<Type>>,
     /// Fields per type, in declaration order.
     fields: BTreeMap<String, Vec<(String, Declared<Field>)>>,
@@ -142,6 +153,7 @@ impl Registrar {
         let mut registrar = Self {
             current: "core",
             data: Vec::new(),
+            prefetches: Prefetches::default(),
             types: BTreeMap::new(),
             fields: BTreeMap::new(),
             subscription_fields: Vec::new(),
@@ -215,6 +227,15 @@ impl Registrar {
         self.data.push(Box::new(move |builder, app| builder.data(make(app))));
     }
 
+    /// Declares that the fields `fields` of the record type `type_name` (a [`RecordNode`]
+    /// type) read a value that `prefetch` loads into the record's memo. A list of records
+    /// ([`prefetch_records`]) runs the prefetches whose fields it selects for all its
+    /// records at once: async-graphql resolves a nested object's fields one after another,
+    /// so without this each loader of a page would wait out its batching delay in turn.
+    pub fn add_prefetch(&mut self, type_name: &str, fields: &'static [&'static str], prefetch: Prefetch) {
+        self.prefetches.0.entry(type_name.to_owned()).or_default().push((fields, prefetch));
+    }
+
     /// Builds the schema. With `app` (absent when only the SDL is wanted), the schema's
     /// data holds it and every value from [`Registrar::add_data`]; `configure` adds
     /// limits and extensions to the builder.
@@ -263,7 +284,7 @@ impl Registrar {
             builder = builder.register(declared.value);
         }
         if let Some(app) = app {
-            builder = builder.data(app.clone());
+            builder = builder.data(app.clone()).data(std::mem::take(&mut self.prefetches));
             for add in std::mem::take(&mut self.data) {
                 builder = add(builder, app);
             }
@@ -372,8 +393,8 @@ impl RecordNode {
     }
 
     /// The value of type `V` loaded for this record by `load`, run once: fields that
-    /// share a load (`upvotes`, `downvotes`, `score`) cost one read. async-graphql resolves
-    /// an object's fields one after another, so the later ones find the value here.
+    /// share a load (`upvotes`, `downvotes`, `score`) cost one read, and a list's
+    /// prefetch ([`Registrar::add_prefetch`]) leaves the value here for its fields.
     pub async fn memo<V, F>(&self, load: impl FnOnce() -> F) -> async_graphql::Result<V>
     where
         V: Clone + Send + Sync + 'static,
@@ -391,6 +412,28 @@ impl RecordNode {
     pub fn try_row<T: Any>(&self) -> async_graphql::Result<&T> {
         self.row().ok_or_else(|| format!("record {} is not a {}", self.uri, std::any::type_name::<T>()).into())
     }
+}
+
+/// Runs, for all `records` at once, the prefetches of `type_name` whose fields the list
+/// field resolving them selects (under `nodes` or `edges { node }` of a connection).
+pub async fn prefetch_records<'a>(
+    ctx: &ResolverContext<'_>,
+    type_name: &str,
+    records: impl IntoIterator<Item = &'a RecordNode>,
+) {
+    let Some(prefetches) = ctx.data_opt::<Prefetches>().and_then(|p| p.0.get(type_name)) else { return };
+    let look_ahead = ctx.look_ahead();
+    let selections = [look_ahead.field("nodes"), look_ahead.field("edges").field("node")];
+    let selected: Vec<Prefetch> = prefetches
+        .iter()
+        .filter(|(fields, _)| fields.iter().any(|f| selections.iter().any(|s| s.field(f).exists())))
+        .map(|(_, prefetch)| *prefetch)
+        .collect();
+    if selected.is_empty() {
+        return;
+    }
+    let loads = records.into_iter().flat_map(|record| selected.iter().map(move |prefetch| prefetch(ctx, record)));
+    futures::future::join_all(loads).await;
 }
 
 /// The record node of a resolver's parent (see [`RecordNode`]).

@@ -3,6 +3,7 @@
 
 use coves_plugin_api::async_graphql::ErrorExtensions;
 use coves_plugin_api::async_graphql::dynamic::{Enum, EnumItem, Field, FieldFuture, FieldValue, InputValue, TypeRef};
+use coves_plugin_api::graphql::prefetch_records;
 use coves_plugin_api::graphql_types::{
     Connection, TotalCount, connection_type, page_argument_values, page_arguments, sort_argument, sort_arguments,
 };
@@ -78,7 +79,9 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
                     }
                 }
             });
-            Ok(Some(FieldValue::owned_any(Connection::from_page(page, node, total_count))))
+            let connection = Connection::from_page(page, node, total_count);
+            prefetch_records(&ctx, POST, connection.edges.iter().map(|e| &e.node)).await;
+            Ok(Some(FieldValue::owned_any(connection)))
         })
     });
     let field = page_arguments(sort_arguments(field, Timeframe::Day), DEFAULT_FIRST)

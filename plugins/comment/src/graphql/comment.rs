@@ -1,9 +1,10 @@
 //! The `Comment` object type. Its parent value is a [`RecordNode`] holding a
 //! [`CommentRow`], so other plugins add fields to it from the URI (votes).
 
+use coves_plugin_actor::ActorRow;
 use coves_plugin_actor::graphql::{ACTOR, load_actor};
-use coves_plugin_api::async_graphql::Value;
-use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
+use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, ResolverContext, TypeRef};
+use coves_plugin_api::async_graphql::{self, Value};
 use coves_plugin_api::graphql::{RecordNode, parent_record, record_field};
 use coves_plugin_api::graphql_types::{JSON, register_connection};
 use coves_plugin_api::syntax::format_datetime;
@@ -88,10 +89,11 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
         Field::new("embed", TypeRef::named(JSON), |ctx| {
             FieldFuture::new(async move {
                 let app = ctx.data::<AppContext>()?;
-                let comment = parent_record(&ctx)?.try_row::<CommentRow>()?;
+                let record = parent_record(&ctx)?;
+                let comment = record.try_row::<CommentRow>()?;
                 let Some(embed) = &comment.embed else { return Ok(None) };
                 // A comment's blobs live in its author's repo.
-                let author = load_actor(&ctx, &comment.commenter_did).await?;
+                let author = author(&ctx, record).await?;
                 let owner = BlobOwner {
                     did: &comment.commenter_did,
                     pds: author.as_ref().and_then(|a| a.pds_endpoint.as_deref()),
@@ -107,11 +109,11 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
         "author",
         Field::new("author", TypeRef::named(ACTOR), |ctx| {
             FieldFuture::new(async move {
-                let comment = parent_record(&ctx)?.try_row::<CommentRow>()?;
-                if comment.deleted {
+                let record = parent_record(&ctx)?;
+                if record.try_row::<CommentRow>()?.deleted {
                     return Ok(None);
                 }
-                Ok(load_actor(&ctx, &comment.commenter_did).await?.map(FieldValue::owned_any))
+                Ok(author(&ctx, record).await?.map(FieldValue::owned_any))
             })
         })
         .description("The author; null on placeholders."),
@@ -127,5 +129,14 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
         })
         .description("The thread's post; null while it is not indexed or readable."),
     )?;
+    registrar.add_prefetch(COMMENT, &["author", "embed"], |ctx, record| {
+        Box::pin(async move { drop(author(ctx, record).await) })
+    });
     register_connection::<RecordNode>(registrar, COMMENT, "A page of comments.")
+}
+
+/// The commenter, loaded once for `author` and `embed`.
+async fn author(ctx: &ResolverContext<'_>, record: &RecordNode) -> async_graphql::Result<Option<ActorRow>> {
+    let comment = record.try_row::<CommentRow>()?;
+    record.memo(|| load_actor(ctx, &comment.commenter_did)).await
 }

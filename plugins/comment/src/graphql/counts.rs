@@ -4,7 +4,7 @@
 use coves_plugin_api::async_graphql::Value;
 use coves_plugin_api::async_graphql::dataloader::Loader;
 use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, ResolverContext, TypeRef};
-use coves_plugin_api::graphql::parent_record;
+use coves_plugin_api::graphql::{BoxFuture, RecordNode, parent_record};
 use coves_plugin_api::loader::{LoadError, Loaded, load_error, load_one, register_loader};
 use coves_plugin_api::{AppContext, Registrar, RegistrarError};
 use coves_plugin_post::graphql::POST;
@@ -41,24 +41,48 @@ impl Loader<String> for DescendantsLoader {
     }
 }
 
-/// The parent record's counters, loaded once for all its counter fields.
-async fn counts(ctx: &ResolverContext<'_>) -> coves_plugin_api::async_graphql::Result<CommentCounts> {
-    let record = parent_record(ctx)?;
+/// A record's counters, loaded once for all its counter fields.
+async fn counts(
+    ctx: &ResolverContext<'_>,
+    record: &RecordNode,
+) -> coves_plugin_api::async_graphql::Result<CommentCounts> {
     record
         .memo(|| async { Ok(load_one::<_, CountsLoader>(ctx, record.uri().to_owned()).await?.unwrap_or_default()) })
         .await
+}
+
+fn prefetch_counts<'c>(ctx: &'c ResolverContext<'_>, record: &'c RecordNode) -> BoxFuture<'c, ()> {
+    Box::pin(async move { drop(counts(ctx, record).await) })
+}
+
+/// Live comments in a comment's subtree.
+#[derive(Clone, Copy)]
+struct Descendants(i64);
+
+async fn descendants(ctx: &ResolverContext<'_>, record: &RecordNode) -> coves_plugin_api::async_graphql::Result<i64> {
+    let load = || async {
+        Ok(Descendants(load_one::<_, DescendantsLoader>(ctx, record.uri().to_owned()).await?.unwrap_or_default()))
+    };
+    Ok(record.memo(load).await?.0)
+}
+
+fn prefetch_descendants<'c>(ctx: &'c ResolverContext<'_>, record: &'c RecordNode) -> BoxFuture<'c, ()> {
+    Box::pin(async move { drop(descendants(ctx, record).await) })
 }
 
 type Getter = fn(&CommentCounts) -> i32;
 
 fn counter(name: &str, get: Getter) -> Field {
     Field::new(name, TypeRef::named_nn(TypeRef::INT), move |ctx| {
-        FieldFuture::new(async move { Ok(Some(Value::from(get(&counts(&ctx).await?)))) })
+        FieldFuture::new(async move { Ok(Some(Value::from(get(&counts(&ctx, parent_record(&ctx)?).await?)))) })
     })
 }
 
 pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
     register_loader(registrar, |app| CountsLoader(app.clone()));
+    registrar.add_prefetch(POST, &["commentCount", "totalCommentCount"], prefetch_counts);
+    registrar.add_prefetch(COMMENT, &["replyCount"], prefetch_counts);
+    registrar.add_prefetch(COMMENT, &["totalReplyCount"], prefetch_descendants);
     registrar.add_field(
         POST,
         "commentCount",
@@ -77,10 +101,7 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
     )?;
     register_loader(registrar, |app| DescendantsLoader(app.clone()));
     let total = Field::new("totalReplyCount", TypeRef::named_nn(TypeRef::INT), |ctx| {
-        FieldFuture::new(async move {
-            let uri = parent_record(&ctx)?.uri().to_owned();
-            Ok(Some(Value::from(load_one::<_, DescendantsLoader>(&ctx, uri).await?.unwrap_or_default())))
-        })
+        FieldFuture::new(async move { Ok(Some(Value::from(descendants(&ctx, parent_record(&ctx)?).await?))) })
     });
     registrar.add_field(
         COMMENT,

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use coves_plugin_api::async_graphql::ErrorExtensions;
 use coves_plugin_api::async_graphql::dataloader::Loader;
 use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, FieldValue, ResolverContext, TypeRef};
-use coves_plugin_api::graphql::parent_record;
+use coves_plugin_api::graphql::{parent_record, prefetch_records};
 use coves_plugin_api::graphql_types::{
     Connection, TotalCount, connection_type, page_argument_values, page_arguments, sort_argument, sort_arguments,
 };
@@ -89,7 +89,9 @@ async fn level(
         let (app, filter) = (app.clone(), filter.clone());
         async move { count_comments(&mut *app.conn().await?, &filter).await }
     });
-    Ok(Connection::from_page(page, node, total_count))
+    let connection = Connection::from_page(page, node, total_count);
+    prefetch_records(ctx, COMMENT, connection.edges.iter().map(|e| &e.node)).await;
+    Ok(connection)
 }
 
 fn thread_field(name: &str, top_level: bool, default_first: i64, description: &str) -> Field {

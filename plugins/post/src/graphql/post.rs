@@ -1,14 +1,16 @@
 //! The `Post` object type. Its parent value is a [`RecordNode`] holding a [`PostRow`], so
 //! other plugins add fields to it from the URI alone (votes, comment counts).
 
+use coves_plugin_actor::ActorRow;
 use coves_plugin_actor::graphql::{ACTOR, load_actor};
-use coves_plugin_api::async_graphql::Value;
-use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
+use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, ResolverContext, TypeRef};
+use coves_plugin_api::async_graphql::{self, Value};
 use coves_plugin_api::graphql::{RecordNode, parent_record, record_field};
 use coves_plugin_api::graphql_types::{JSON, register_connection};
 use coves_plugin_api::syntax::format_datetime;
 use coves_plugin_api::views::{BlobOwner, embed_view};
 use coves_plugin_api::{AppContext, Registrar, RegistrarError};
+use coves_plugin_community::CommunityRow;
 use coves_plugin_community::graphql::{COMMUNITY, load_community};
 
 use crate::service::PostRow;
@@ -84,10 +86,11 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
         Field::new("embed", TypeRef::named(JSON), |ctx| {
             FieldFuture::new(async move {
                 let app = ctx.data::<AppContext>()?;
-                let post = parent_record(&ctx)?.try_row::<PostRow>()?;
+                let record = parent_record(&ctx)?;
+                let post = record.try_row::<PostRow>()?;
                 let Some(embed) = &post.embed else { return Ok(None) };
                 // Blobs live in the community's repo.
-                let community = load_community(&ctx, &post.community_did).await?;
+                let community = community(&ctx, record).await?;
                 let owner = BlobOwner {
                     did: &post.community_did,
                     pds: community.as_ref().and_then(|c| c.pds_endpoint.as_deref()),
@@ -102,10 +105,7 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
         POST,
         "community",
         Field::new("community", TypeRef::named(COMMUNITY), |ctx| {
-            FieldFuture::new(async move {
-                let post = parent_record(&ctx)?.try_row::<PostRow>()?;
-                Ok(load_community(&ctx, &post.community_did).await?.map(FieldValue::owned_any))
-            })
+            FieldFuture::new(async move { Ok(community(&ctx, parent_record(&ctx)?).await?.map(FieldValue::owned_any)) })
         })
         .description("The community the post is in (null only if it became unreadable since)."),
     )?;
@@ -113,12 +113,24 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
         POST,
         "author",
         Field::new("author", TypeRef::named(ACTOR), |ctx| {
-            FieldFuture::new(async move {
-                let post = parent_record(&ctx)?.try_row::<PostRow>()?;
-                Ok(load_actor(&ctx, &post.author_did).await?.map(FieldValue::owned_any))
-            })
+            FieldFuture::new(async move { Ok(author(&ctx, parent_record(&ctx)?).await?.map(FieldValue::owned_any)) })
         })
         .description("The author (null only if the account became inactive since)."),
     )?;
+    registrar.add_prefetch(POST, &["community", "embed"], |ctx, record| {
+        Box::pin(async move { drop(community(ctx, record).await) })
+    });
+    registrar.add_prefetch(POST, &["author"], |ctx, record| Box::pin(async move { drop(author(ctx, record).await) }));
     register_connection::<RecordNode>(registrar, POST, "A page of posts.")
+}
+
+/// The post's community, loaded once for `community` and `embed`.
+async fn community(ctx: &ResolverContext<'_>, record: &RecordNode) -> async_graphql::Result<Option<CommunityRow>> {
+    let post = record.try_row::<PostRow>()?;
+    record.memo(|| load_community(ctx, &post.community_did)).await
+}
+
+async fn author(ctx: &ResolverContext<'_>, record: &RecordNode) -> async_graphql::Result<Option<ActorRow>> {
+    let post = record.try_row::<PostRow>()?;
+    record.memo(|| load_actor(ctx, &post.author_did)).await
 }

@@ -3,7 +3,7 @@
 use coves_plugin_api::async_graphql::ErrorExtensions;
 use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
 use coves_plugin_api::cursor::Page;
-use coves_plugin_api::graphql::RecordNode;
+use coves_plugin_api::graphql::{RecordNode, prefetch_records};
 use coves_plugin_api::graphql_types::{
     Connection, TotalCount, connection_type, page_argument_values, page_arguments, sort_argument, sort_arguments,
 };
@@ -49,6 +49,7 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
                 async move { count_posts(&mut *app.conn().await?, &filter, &start).await }
             });
             let connection = Connection::from_page(page, node, total_count);
+            prefetch_records(&ctx, POST, connection.edges.iter().map(|e| &e.node)).await;
             Ok(Some(FieldValue::owned_any(connection)))
         })
     });

@@ -9,7 +9,7 @@ use coves_plugin_api::async_graphql::dataloader::Loader;
 use coves_plugin_api::async_graphql::dynamic::{
     Enum, EnumItem, Field, FieldFuture, FieldValue, Object, ResolverContext, TypeRef,
 };
-use coves_plugin_api::graphql::{parent_field, parent_record};
+use coves_plugin_api::graphql::{BoxFuture, RecordNode, parent_field, parent_record};
 use coves_plugin_api::loader::{LoadError, Loaded, load_error, load_one, register_loader};
 use coves_plugin_api::{AppContext, Registrar, RegistrarError, Viewer};
 
@@ -54,12 +54,31 @@ struct ViewerVote {
     vote: EffectiveVote,
 }
 
-/// The parent record's counts, loaded once for its three count fields.
-async fn counts(ctx: &ResolverContext<'_>) -> coves_plugin_api::async_graphql::Result<VoteCounts> {
-    let record = parent_record(ctx)?;
+/// A record's counts, loaded once for its three count fields.
+async fn counts(ctx: &ResolverContext<'_>, record: &RecordNode) -> coves_plugin_api::async_graphql::Result<VoteCounts> {
     record
         .memo(|| async { Ok(load_one::<_, CountsLoader>(ctx, record.uri().to_owned()).await?.unwrap_or_default()) })
         .await
+}
+
+/// The viewer's effective vote on a record; `None` for anonymous requests.
+async fn viewer_vote(
+    ctx: &ResolverContext<'_>,
+    record: &RecordNode,
+) -> coves_plugin_api::async_graphql::Result<Option<ViewerVote>> {
+    let Some(voter) = ctx.data_opt::<Viewer>().and_then(|v| v.did.as_ref()) else { return Ok(None) };
+    let voter = voter.as_str().to_owned();
+    let key = (voter.clone(), record.uri().to_owned());
+    let vote = record.memo(|| async { load_one::<_, ViewerVoteLoader>(ctx, key).await }).await?;
+    Ok(vote.map(|vote| ViewerVote { voter, vote }))
+}
+
+fn prefetch_counts<'c>(ctx: &'c ResolverContext<'_>, record: &'c RecordNode) -> BoxFuture<'c, ()> {
+    Box::pin(async move { drop(counts(ctx, record).await) })
+}
+
+fn prefetch_viewer_vote<'c>(ctx: &'c ResolverContext<'_>, record: &'c RecordNode) -> BoxFuture<'c, ()> {
+    Box::pin(async move { drop(viewer_vote(ctx, record).await) })
 }
 
 pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
@@ -107,19 +126,15 @@ fn register_on(registrar: &mut Registrar, ty: &str) -> Result<(), RegistrarError
     ];
     for (name, description, get) in counters {
         let field = Field::new(name, TypeRef::named_nn(TypeRef::INT), move |ctx| {
-            FieldFuture::new(async move { Ok(Some(Value::from(get(&counts(&ctx).await?)))) })
+            FieldFuture::new(async move { Ok(Some(Value::from(get(&counts(&ctx, parent_record(&ctx)?).await?)))) })
         });
         registrar.add_field(ty, name, field.description(description))?;
     }
     let field = Field::new("viewerVote", TypeRef::named(VIEWER_VOTE), |ctx| {
-        FieldFuture::new(async move {
-            let Some(voter) = ctx.data_opt::<Viewer>().and_then(|v| v.did.as_ref()) else { return Ok(None) };
-            let voter = voter.as_str().to_owned();
-            let uri = parent_record(&ctx)?.uri().to_owned();
-            let vote = load_one::<_, ViewerVoteLoader>(&ctx, (voter.clone(), uri)).await?;
-            Ok(vote.map(|vote| FieldValue::owned_any(ViewerVote { voter, vote })))
-        })
+        FieldFuture::new(async move { Ok(viewer_vote(&ctx, parent_record(&ctx)?).await?.map(FieldValue::owned_any)) })
     });
+    registrar.add_prefetch(ty, &["upvotes", "downvotes", "score"], prefetch_counts);
+    registrar.add_prefetch(ty, &["viewerVote"], prefetch_viewer_vote);
     registrar.add_field(
         ty,
         "viewerVote",
