@@ -49,6 +49,8 @@ pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
                 async move { count_posts(&mut *app.conn().await?, &filter, &start).await }
             });
             let connection = Connection::from_page(page, node, total_count);
+            // The loaders take connections of their own: give this one back first.
+            drop(conn);
             prefetch_records(&ctx, POST, connection.edges.iter().map(|e| &e.node)).await;
             Ok(Some(FieldValue::owned_any(connection)))
         })
