@@ -313,3 +313,33 @@ async fn a_page_costs_the_same_number_of_queries_whatever_its_size() {
         assert_eq!(app.queries.get() - before, expected, "queries for `{selection}`");
     }
 }
+
+#[tokio::test]
+async fn record_lists_are_served_by_a_pool_of_one_connection() {
+    // A list resolver gives its connection back before its records' loads start (each
+    // loader takes a connection of its own); holding it would stall every such page until
+    // the pool's 5 s timeout.
+    let app = TestApp::with_pool_size(1).await;
+    let forum = forum(&app).await;
+    let mut events = Vec::new();
+    for i in 0..3_usize {
+        let (post, event) = forum.post(COMMUNITY, ALICE, &format!("post {i}"), &ago(i as f64));
+        events.push(event);
+        events.push(forum.vote(BOB, &post, "up").1);
+        events.push(forum.comment(BOB, &post, &post, &format!("comment {i}"), &ago(i as f64)).1);
+    }
+    app.ingest(&events).await;
+    let lists = [
+        "{ posts(first: 5) { nodes { score commentCount author { handle } community { name } } } }",
+        "{ feed(kind: DISCOVER, first: 5) { nodes { score author { handle } } } }",
+        "{ posts(first: 5) { nodes { comments(first: 5) { nodes { score author { handle } } } } } }",
+    ];
+    for query in lists {
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(3), app.graphql(query, json!({})))
+            .await
+            .unwrap_or_else(|_| panic!("no answer within 3 s (the pool timeout is 5 s): {query}"));
+        assert!(answer.get("errors").is_none(), "{answer}");
+        let authors = answer["data"].to_string().matches("\"handle\"").count();
+        assert_eq!(authors, 3, "three records, each with its author: {answer}");
+    }
+}

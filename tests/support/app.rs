@@ -57,6 +57,10 @@ pub struct JsonResponse {
     pub body: Value,
 }
 
+/// Connections in a test server's pool, and how long a request waits for one.
+const POOL_SIZE: usize = 4;
+const POOL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl TestApp {
     /// A server with every linked plugin.
     pub async fn start() -> Self {
@@ -65,24 +69,40 @@ impl TestApp {
 
     /// A server with a chosen plugin set and GraphQL limits.
     pub async fn with_plugins(plugins: Vec<&'static dyn Plugin>, limits: GraphqlLimits) -> Self {
-        Self::with_options(plugins, limits, |_| {}, true, Live::default()).await
+        Self::with_options(plugins, limits, |_| {}, true, Live::default(), POOL_SIZE).await
     }
 
     /// A server with chosen live-value and websocket limits.
     pub async fn with_live(settings: LiveSettings, socket: SocketSettings) -> Self {
-        Self::with_options(linked_plugins(), GraphqlLimits::default(), |_| {}, true, Live { settings, socket }).await
+        Self::with_options(
+            linked_plugins(),
+            GraphqlLimits::default(),
+            |_| {},
+            true,
+            Live { settings, socket },
+            POOL_SIZE,
+        )
+        .await
     }
 
     /// A server with every linked plugin but no background tasks, so [`TestApp::queries`]
     /// counts only what requests (and test ingests) cost.
     pub async fn without_background_tasks() -> Self {
-        Self::with_options(linked_plugins(), GraphqlLimits::default(), |_| {}, false, Live::default()).await
+        Self::with_options(linked_plugins(), GraphqlLimits::default(), |_| {}, false, Live::default(), POOL_SIZE).await
     }
 
     /// A server with every linked plugin and instance settings changed by `configure`
     /// (e.g. `skip_did_web_verification`).
     pub async fn with_instance(configure: impl FnOnce(&mut InstanceInfo)) -> Self {
-        Self::with_options(linked_plugins(), GraphqlLimits::default(), configure, true, Live::default()).await
+        Self::with_options(linked_plugins(), GraphqlLimits::default(), configure, true, Live::default(), POOL_SIZE)
+            .await
+    }
+
+    /// A server whose pool holds `pool_size` connections, without background tasks: a
+    /// resolver that keeps its connection while waiting on loaders (which take their own)
+    /// stalls on a pool of one.
+    pub async fn with_pool_size(pool_size: usize) -> Self {
+        Self::with_options(linked_plugins(), GraphqlLimits::default(), |_| {}, false, Live::default(), pool_size).await
     }
 
     async fn with_options(
@@ -91,12 +111,13 @@ impl TestApp {
         configure: impl FnOnce(&mut InstanceInfo),
         background_tasks: bool,
         live: Live,
+        pool_size: usize,
     ) -> Self {
         let plugins = coves_appview::plugins::order(plugins).expect("valid plugin set");
         let db = TestDb::new().await;
         let queries = QueryCounter::default();
-        let pool = coves_appview::db::connect_counting(db.url(), 4, std::time::Duration::from_secs(5), queries.clone())
-            .expect("pool");
+        let pool =
+            coves_appview::db::connect_counting(db.url(), pool_size, POOL_TIMEOUT, queries.clone()).expect("pool");
         let mut instance = InstanceInfo {
             did: Some("did:web:appview.test".into()),
             domains: vec!["coves.test".into()],
