@@ -16,6 +16,8 @@ use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use coves_plugin_api::ApiError;
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -69,7 +71,7 @@ static ASSETS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
             let file = Bundle::get(&path)?;
             // Embedded data lives for the whole program (`debug-embed` includes it too).
             let std::borrow::Cow::Borrowed(bytes) = file.data else { return None };
-            let hash = hex(&file.metadata.sha256_hash()[..16]);
+            let hash = URL_SAFE_NO_PAD.encode(&file.metadata.sha256_hash()[..16]);
             let asset = Asset {
                 bytes,
                 content_type: HeaderValue::from_str(&content_type(file.metadata.mimetype())).ok()?,
@@ -153,10 +155,6 @@ fn matches_etag(tags: &HeaderValue, etag: &HeaderValue) -> bool {
     tags.to_str().is_ok_and(|tags| {
         tags.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/").as_bytes() == etag)
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

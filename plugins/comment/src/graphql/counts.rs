@@ -4,7 +4,7 @@
 use coves_plugin_api::async_graphql::Value;
 use coves_plugin_api::async_graphql::dataloader::Loader;
 use coves_plugin_api::async_graphql::dynamic::{Field, FieldFuture, ResolverContext, TypeRef};
-use coves_plugin_api::graphql::{BoxFuture, RecordNode, parent_record};
+use coves_plugin_api::graphql::{Prefetch, RecordNode, parent_record};
 use coves_plugin_api::loader::{LoadError, Loaded, load_error, load_one, register_loader};
 use coves_plugin_api::{AppContext, Registrar, RegistrarError};
 use coves_plugin_post::graphql::POST;
@@ -51,10 +51,6 @@ async fn counts(
         .await
 }
 
-fn prefetch_counts<'c>(ctx: &'c ResolverContext<'_>, record: &'c RecordNode) -> BoxFuture<'c, ()> {
-    Box::pin(async move { drop(counts(ctx, record).await) })
-}
-
 /// Live comments in a comment's subtree.
 #[derive(Clone, Copy)]
 struct Descendants(i64);
@@ -64,10 +60,6 @@ async fn descendants(ctx: &ResolverContext<'_>, record: &RecordNode) -> coves_pl
         Ok(Descendants(load_one::<_, DescendantsLoader>(ctx, record.uri().to_owned()).await?.unwrap_or_default()))
     };
     Ok(record.memo(load).await?.0)
-}
-
-fn prefetch_descendants<'c>(ctx: &'c ResolverContext<'_>, record: &'c RecordNode) -> BoxFuture<'c, ()> {
-    Box::pin(async move { drop(descendants(ctx, record).await) })
 }
 
 type Getter = fn(&CommentCounts) -> i32;
@@ -80,9 +72,12 @@ fn counter(name: &str, get: Getter) -> Field {
 
 pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
     register_loader(registrar, |app| CountsLoader(app.clone()));
+    let prefetch_counts: Prefetch = |ctx, record| Box::pin(async move { drop(counts(ctx, record).await) });
     registrar.add_prefetch(POST, &["commentCount", "totalCommentCount"], prefetch_counts);
     registrar.add_prefetch(COMMENT, &["replyCount"], prefetch_counts);
-    registrar.add_prefetch(COMMENT, &["totalReplyCount"], prefetch_descendants);
+    registrar.add_prefetch(COMMENT, &["totalReplyCount"], |ctx, record| {
+        Box::pin(async move { drop(descendants(ctx, record).await) })
+    });
     registrar.add_field(
         POST,
         "commentCount",

@@ -9,7 +9,7 @@ use coves_plugin_api::async_graphql::dataloader::Loader;
 use coves_plugin_api::async_graphql::dynamic::{
     Enum, EnumItem, Field, FieldFuture, FieldValue, Object, ResolverContext, TypeRef,
 };
-use coves_plugin_api::graphql::{BoxFuture, RecordNode, parent_field, parent_record};
+use coves_plugin_api::graphql::{RecordNode, parent_field, parent_record};
 use coves_plugin_api::loader::{LoadError, Loaded, load_error, load_one, register_loader};
 use coves_plugin_api::{AppContext, Registrar, RegistrarError, Viewer};
 
@@ -73,14 +73,6 @@ async fn viewer_vote(
     Ok(vote.map(|vote| ViewerVote { voter, vote }))
 }
 
-fn prefetch_counts<'c>(ctx: &'c ResolverContext<'_>, record: &'c RecordNode) -> BoxFuture<'c, ()> {
-    Box::pin(async move { drop(counts(ctx, record).await) })
-}
-
-fn prefetch_viewer_vote<'c>(ctx: &'c ResolverContext<'_>, record: &'c RecordNode) -> BoxFuture<'c, ()> {
-    Box::pin(async move { drop(viewer_vote(ctx, record).await) })
-}
-
 pub fn register(registrar: &mut Registrar) -> Result<(), RegistrarError> {
     register_loader(registrar, |app| CountsLoader(app.clone()));
     register_loader(registrar, |app| ViewerVoteLoader(app.clone()));
@@ -133,8 +125,11 @@ fn register_on(registrar: &mut Registrar, ty: &str) -> Result<(), RegistrarError
     let field = Field::new("viewerVote", TypeRef::named(VIEWER_VOTE), |ctx| {
         FieldFuture::new(async move { Ok(viewer_vote(&ctx, parent_record(&ctx)?).await?.map(FieldValue::owned_any)) })
     });
-    registrar.add_prefetch(ty, &["upvotes", "downvotes", "score"], prefetch_counts);
-    registrar.add_prefetch(ty, &["viewerVote"], prefetch_viewer_vote);
+    registrar.add_prefetch(ty, &["upvotes", "downvotes", "score"], |ctx, record| {
+        Box::pin(async move { drop(counts(ctx, record).await) })
+    });
+    registrar
+        .add_prefetch(ty, &["viewerVote"], |ctx, record| Box::pin(async move { drop(viewer_vote(ctx, record).await) }));
     registrar.add_field(
         ty,
         "viewerVote",
